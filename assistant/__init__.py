@@ -1,0 +1,5 @@
+"""An on-device personal AI assistant."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The command line: `assistant ask`, `chat`, `history`, `settings`, `doctor`."""

@@ -1,0 +1,53 @@
+"""What most commands need: settings, the history store, the engine."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from assistant.core.history import HistoryStore
+from assistant.core.paths import get_paths
+from assistant.core.settings import Settings, load_settings
+from assistant.core.types import CancelToken
+
+
+def settings() -> Settings:
+    return load_settings(get_paths())
+
+
+def open_store() -> HistoryStore:
+    paths = get_paths().ensure()
+    return HistoryStore(paths.history_db, paths.backups_dir)
+
+
+def open_engine(s: Settings, model: str | None = None) -> Any:
+    from assistant.core.engine import open_engine as _open
+
+    return _open(s.model, model)
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(cancel: CancelToken) -> Iterator[None]:
+    """While an answer streams, Ctrl+C stops it between tokens instead of killing us."""
+    if not sys.stdin or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.cancel())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Dim:
+    """Grey text for notices and stats, only on a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.on = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, text: str) -> str:
+        return f"\033[2m{text}\033[0m" if self.on else text

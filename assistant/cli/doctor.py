@@ -1,0 +1,103 @@
+"""`assistant doctor`: is everything the app needs in place?"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import importlib.util
+import json
+import sqlite3
+import sys
+from collections.abc import Callable
+
+from assistant.core import starter
+from assistant.core.errors import AssistantError
+from assistant.core.paths import get_paths
+from assistant.core.settings import load_settings
+
+Check = tuple[str, str, str]  # (status: ok|warn|fail, what, detail)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    d = sub.add_parser("doctor", help="check the installation")
+    d.add_argument("--quiet", action="store_true", help="print only problems")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_doctor)
+
+
+def _starter(m: starter.StarterModel) -> Callable[[], Check]:
+    def check() -> Check:
+        p = m.path()
+        if p is None:
+            return ("fail", f"starter {m.kind} model", f"missing. {starter.install_hint(m)}")
+        return ("ok", f"starter {m.kind} model", f"{m.name}: {p}")
+
+    return check
+
+
+def _llama() -> Check:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return ("fail", "llama-cpp-python", "not installed. Run `make run`.")
+    from importlib.metadata import version
+
+    return ("ok", "llama-cpp-python", version("llama_cpp_python"))
+
+
+def _fts5() -> Check:
+    try:
+        sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+    except sqlite3.OperationalError:
+        return ("fail", "SQLite FTS5", "this Python's SQLite lacks FTS5; history search needs it")
+    return ("ok", "SQLite FTS5", sqlite3.sqlite_version)
+
+
+def _settings() -> Check:
+    try:
+        load_settings()
+    except AssistantError as e:
+        return ("fail", "settings", str(e))
+    return ("ok", "settings", str(get_paths().settings_file))
+
+
+def _data_dir() -> Check:
+    p = get_paths()
+    try:
+        p.ensure()
+        probe = p.data_dir / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as e:
+        return ("fail", "data folder", f"{p.data_dir} is not writable: {e.strerror}")
+    return ("ok", "data folder", str(p.data_dir))
+
+
+def _portaudio() -> Check:
+    if ctypes.util.find_library("portaudio") is None:
+        return ("warn", "PortAudio", "not found; voice input will be off (`make sysdeps`)")
+    return ("ok", "PortAudio", "found")
+
+
+CHECKS: list[Callable[[], Check]] = [
+    *(_starter(m) for m in starter.ALL),
+    _llama,
+    _fts5,
+    _settings,
+    _data_dir,
+    _portaudio,
+]
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    results = [c() for c in CHECKS]
+    if args.json:
+        print(
+            json.dumps([dict(zip(("status", "what", "detail"), r, strict=True)) for r in results])
+        )
+    else:
+        for status, what, detail in results:
+            if args.quiet and status == "ok":
+                continue
+            print(
+                f"{status:>4}  {what}: {detail}", file=sys.stderr if status != "ok" else sys.stdout
+            )
+    return 1 if any(r[0] == "fail" for r in results) else 0

@@ -1,0 +1,1 @@
+"""The assistant's core: engine, history, settings. Never imports Qt."""

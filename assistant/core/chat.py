@@ -1,0 +1,142 @@
+"""Conversations with the engine, persisted as they happen.
+
+Every user message is committed before the model sees it, and every piece
+of an answer is committed before it is handed to the caller, so nothing the
+user typed or was shown can be lost, whatever kills the process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Protocol
+
+from assistant.core.errors import AssistantError
+from assistant.core.history import Conversation, HistoryStore, Message
+from assistant.core.settings import GenerationSettings, Settings
+from assistant.core.types import (
+    CancelToken,
+    ChatRequest,
+    Chunk,
+    ContextNotice,
+    Done,
+    TextChunk,
+    Turn,
+)
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 60
+
+
+class Engine(Protocol):
+    name: str
+
+    def stream(
+        self, request: ChatRequest, params: GenerationSettings | None, cancel: CancelToken | None
+    ) -> Iterator[Chunk]: ...
+
+
+def title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+class ChatService:
+    def __init__(self, store: HistoryStore, engine: Engine, settings: Settings) -> None:
+        self.store = store
+        self.engine = engine
+        self.settings = settings
+
+    def new_conversation(self, system_prompt: str | None = None) -> Conversation:
+        prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
+        return self.store.create_conversation(system_prompt=prompt, model=self.engine.name)
+
+    def send(
+        self,
+        conversation_id: int,
+        text: str,
+        cancel: CancelToken | None = None,
+        params: GenerationSettings | None = None,
+    ) -> Iterator[Chunk]:
+        """Add the user's message (committed at once) and stream the answer."""
+        conv = self.store.get_conversation(conversation_id)
+        msg = self.store.add_message(conversation_id, "user", text)
+        if not conv.title:
+            self.store.update_conversation(conversation_id, title=title_from(text))
+        return self._answer(conversation_id, msg.id, cancel, params)
+
+    def regenerate(
+        self,
+        conversation_id: int,
+        cancel: CancelToken | None = None,
+        params: GenerationSettings | None = None,
+    ) -> Iterator[Chunk]:
+        """A new answer to the latest user message, as a sibling branch."""
+        thread = self.store.thread(conversation_id)
+        user = next((m for m in reversed(thread) if m.role == "user"), None)
+        if user is None:
+            raise AssistantError("Nothing to regenerate yet.", "Send a message first.")
+        return self._answer(conversation_id, user.id, cancel, params)
+
+    def edit(
+        self,
+        message_id: int,
+        text: str,
+        cancel: CancelToken | None = None,
+        params: GenerationSettings | None = None,
+    ) -> Iterator[Chunk]:
+        """Replace an earlier user message by a new branch and answer it."""
+        old = self.store.get_message(message_id)
+        if old.role != "user":
+            raise AssistantError("Only your own messages can be edited.")
+        msg = self.store.add_message(old.conversation_id, "user", text, parent_id=old.parent_id)
+        return self._answer(old.conversation_id, msg.id, cancel, params)
+
+    def request_for(self, conversation_id: int, leaf_id: int) -> ChatRequest:
+        conv = self.store.get_conversation(conversation_id)
+        thread = self.store.thread(conversation_id, leaf_id)
+        turns = [Turn(m.role, m.content, m.id) for m in thread if m.role in ("user", "assistant")]  # type: ignore[arg-type]
+        return ChatRequest(turns=turns, system=conv.system_prompt, key=f"conv-{conv.id}")
+
+    def _answer(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        cancel: CancelToken | None,
+        params: GenerationSettings | None,
+    ) -> Iterator[Chunk]:
+        request = self.request_for(conversation_id, user_message_id)
+        params = params or self.settings.generation
+        cancel = cancel or CancelToken()
+        draft: Message = self.store.start_draft(
+            conversation_id, user_message_id, model=self.engine.name
+        )
+        text = ""
+        inner = self.engine.stream(request, params, cancel)
+        try:
+            for chunk in inner:
+                if isinstance(chunk, TextChunk):
+                    text += chunk.text
+                    self.store.update_draft(draft.id, text)  # committed before shown
+                elif isinstance(chunk, Done):
+                    status = "stopped" if chunk.finish_reason == "cancelled" else "complete"
+                    stats = chunk.stats.to_dict() | {"finish_reason": chunk.finish_reason}
+                    self.store.finish_draft(draft.id, chunk.text, status, stats)
+                    text = None  # type: ignore[assignment]
+                elif isinstance(chunk, ContextNotice):
+                    log.info("conversation %s: %s", conversation_id, chunk.message)
+                yield chunk
+        except GeneratorExit:
+            # The consumer walked away (window closed, client gone): keep what was shown.
+            if text is not None:
+                self.store.finish_draft(draft.id, text, "stopped")
+            raise
+        except BaseException:
+            if text:
+                self.store.finish_draft(draft.id, text, "error")
+            elif text is not None:  # failed before a word was shown: leave no empty answer
+                self.store.discard_draft(draft.id)
+            raise
+        finally:
+            inner.close()

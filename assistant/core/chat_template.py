@@ -1,0 +1,136 @@
+"""Chat templates from GGUF metadata, rendered in a locked-down Jinja sandbox.
+
+A GGUF file is untrusted input: its template may try to reach Python
+internals (blocked by Jinja's immutable sandbox) or to burn CPU and memory
+(blocked by caps on ``range``, on repetition and on output size).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+from jinja2 import TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from assistant.core.errors import ChatTemplateError
+
+log = logging.getLogger(__name__)
+
+CHATML = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+BUILTIN = {"chatml": CHATML}
+
+MAX_OUTPUT_CHARS = 8_000_000  # far beyond any context window
+MAX_RANGE_ITEMS = 200_000  # per render, all range() calls together
+MAX_REPEAT = 100_000  # longest str/list made by '*'
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**":
+            if isinstance(right, int | float) and abs(right) > 64:
+                raise SecurityError("exponent too large")
+            return operator.pow(left, right)
+        seq, times = (left, right) if isinstance(right, int) else (right, left)
+        too_long = isinstance(seq, str | list | tuple) and isinstance(times, int)
+        if too_long and len(seq) * times > MAX_REPEAT:
+            raise SecurityError("repetition too large")
+        return operator.mul(left, right)
+
+
+def _raise_exception(message: str) -> None:
+    raise ChatTemplateError(f"The model's chat template refused the conversation: {message}")
+
+
+class ChatTemplate:
+    """A compiled template plus the special tokens it may reference."""
+
+    def __init__(
+        self, source: str, bos_token: str = "", eos_token: str = "", name: str = ""
+    ) -> None:
+        self.source = source
+        self.name = name or "template"
+        self.bos_token = bos_token
+        self.eos_token = eos_token
+        self._budget = [0]
+        env = _Sandbox(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+        env.globals.update(
+            raise_exception=_raise_exception,
+            range=self._range,
+            strftime_now=lambda fmt: dt.datetime.now().strftime(fmt),
+        )
+        env.filters["tojson"] = _tojson
+        try:
+            self._template = env.from_string(source)
+        except TemplateError as e:
+            raise ChatTemplateError(
+                f"The chat template ({self.name}) is not valid Jinja: {e}.",
+                "Set model.chat_template to 'chatml' or to a working template.",
+            ) from e
+
+    def _range(self, *args: int) -> range:
+        r = range(*args)
+        self._budget[0] += len(r)
+        if self._budget[0] > MAX_RANGE_ITEMS:
+            raise SecurityError("range budget exceeded")
+        return r
+
+    def render(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        self._budget[0] = 0
+        out: list[str] = []
+        size = 0
+        try:
+            for piece in self._template.generate(
+                messages=list(messages),
+                add_generation_prompt=add_generation_prompt,
+                bos_token=self.bos_token,
+                eos_token=self.eos_token,
+                tools=None,
+            ):
+                size += len(piece)
+                if size > MAX_OUTPUT_CHARS:
+                    raise SecurityError("output too large")
+                out.append(piece)
+        except ChatTemplateError:
+            raise
+        except SecurityError as e:
+            raise ChatTemplateError(
+                f"Blocked an unsafe chat template ({self.name}): {e}.",
+                "Use a model from a trusted source, or set model.chat_template to 'chatml'.",
+            ) from e
+        except Exception as e:  # a broken template is bad input, not a crash
+            raise ChatTemplateError(
+                f"The chat template ({self.name}) failed: {type(e).__name__}: {e}.",
+                "Set model.chat_template to 'chatml' or to a working template.",
+            ) from e
+        return "".join(out)
+
+
+def _tojson(value: Any, indent: int | None = None) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def resolve(override: str | None, from_gguf: str | None, bos: str, eos: str) -> ChatTemplate:
+    """Pick the template: settings override, then the GGUF's, then ChatML."""
+    if override:
+        if override.strip().lower() in BUILTIN:
+            key = override.strip().lower()
+            return ChatTemplate(BUILTIN[key], bos, eos, name=f"built-in {key}")
+        return ChatTemplate(override, bos, eos, name="settings override")
+    if from_gguf:
+        return ChatTemplate(from_gguf, bos, eos, name="from the model file")
+    log.warning("model has no chat template; using ChatML")
+    return ChatTemplate(CHATML, bos, eos, name="built-in chatml (model has none)")

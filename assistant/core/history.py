@@ -1,0 +1,452 @@
+"""The history store: SQLite, the source of truth for every conversation.
+
+WAL mode, migrations via ``user_version`` with a backup first, branching
+messages (``parent_id``), full-text search (FTS5). Answers stream into
+``message_drafts`` one commit per token, so a crash at any point loses
+nothing that was shown; the next open folds orphaned drafts back in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.core import migrations
+from assistant.core.errors import HistoryError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Conversation:
+    id: int
+    uid: str
+    title: str
+    system_prompt: str | None
+    model: str | None
+    pinned: bool
+    current_leaf_id: int | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass
+class Message:
+    id: int
+    uid: str
+    conversation_id: int
+    parent_id: int | None
+    role: str
+    content: str
+    status: str
+    model: str | None
+    created_at: float
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchHit:
+    conversation_id: int
+    conversation_title: str
+    message_id: int
+    role: str
+    snippet: str
+
+
+_MSG_COLS = (
+    "m.id, m.uid, m.conversation_id, m.parent_id, m.role, "
+    "COALESCE(d.content, m.content), m.status, m.model, m.created_at, m.stats"
+)
+_MSG_FROM = "messages m LEFT JOIN message_drafts d ON d.message_id = m.id"
+_CONV_COLS = "id, uid, title, system_prompt, model, pinned, current_leaf_id, created_at, updated_at"
+
+
+def _conv(row: tuple) -> Conversation:
+    return Conversation(*row[:5], bool(row[5]), *row[6:])  # type: ignore[arg-type]
+
+
+def _msg(row: tuple) -> Message:
+    *head, stats = row
+    return Message(*head, stats=json.loads(stats) if stats else {})  # type: ignore[arg-type]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class HistoryStore:
+    """Thread-safe access to one history database (one connection, one lock)."""
+
+    def __init__(self, path: Path | str, backups_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self.backups_dir = backups_dir or self.path.parent / "backups"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=10
+            )
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives any process crash; only power loss
+            # can drop the very last commits.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+            self.recover_drafts()
+        except sqlite3.DatabaseError as e:
+            raise HistoryError(
+                f"Cannot open the history database {self.path}: {e}.",
+                "It was left untouched; move it aside to start a new one, "
+                f"or restore a copy from {self.backups_dir}.",
+            ) from e
+
+    # -- plumbing ---------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._db.in_transaction:  # nested: the outer one commits
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def has_message_uid(self, uid: str) -> bool:
+        return bool(self._query("SELECT 1 FROM messages WHERE uid = ?", (uid,)))
+
+    def user_version(self) -> int:
+        return self._query("PRAGMA user_version")[0][0]
+
+    def integrity_check(self) -> str:
+        return self._query("PRAGMA integrity_check")[0][0]
+
+    def _migrate(self) -> None:
+        version = self.user_version()
+        latest = migrations.LATEST_VERSION
+        if version > latest:
+            raise HistoryError(
+                f"The history in {self.path} was written by a newer version "
+                f"(schema {version}, this version knows {latest}).",
+                "Update the assistant; your history was left untouched.",
+            )
+        if version == latest:
+            return
+        if version > 0:
+            self.backup(reason=f"before-migration-v{version}-to-v{latest}")
+        for target in range(version + 1, latest + 1):
+            log.info("migrating history schema to v%d", target)
+            with self.transaction() as db:
+                for statement in _split_sql(migrations.MIGRATIONS[target - 1]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {target}")
+
+    def backup(self, reason: str = "manual") -> Path:
+        """Copy the live database (consistently, via SQLite's backup API)."""
+        self.backups_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = self.backups_dir / f"history-{stamp}-{reason}.sqlite3"
+        with self._lock, sqlite3.connect(dest) as out:
+            self._db.backup(out)
+        out.close()
+        log.info("history backed up to %s", dest)
+        return dest
+
+    # -- conversations ----------------------------------------------------
+
+    def create_conversation(
+        self,
+        title: str = "",
+        system_prompt: str | None = None,
+        model: str | None = None,
+        uid: str | None = None,
+        created_at: float | None = None,
+    ) -> Conversation:
+        now = time.time()
+        created = created_at or now
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO conversations (uid, title, system_prompt, model, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (uid or uuid.uuid4().hex, title, system_prompt, model, created, max(created, now)),
+            )
+            cid = cur.lastrowid
+        return self.get_conversation(cid)  # type: ignore[arg-type]
+
+    def get_conversation(self, conversation_id: int) -> Conversation:
+        rows = self._query(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,)
+        )
+        if not rows:
+            raise HistoryError(
+                f"No conversation with id {conversation_id}.", "See `assistant history list`."
+            )
+        return _conv(rows[0])
+
+    def find_conversation_uid(self, uid: str) -> Conversation | None:
+        rows = self._query(f"SELECT {_CONV_COLS} FROM conversations WHERE uid = ?", (uid,))
+        return _conv(rows[0]) if rows else None
+
+    def list_conversations(self, limit: int | None = None) -> list[Conversation]:
+        sql = (
+            f"SELECT {_CONV_COLS} FROM conversations ORDER BY pinned DESC, updated_at DESC, id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_conv(r) for r in self._query(sql)]
+
+    def update_conversation(self, conversation_id: int, **fields: Any) -> None:
+        allowed = {"title", "system_prompt", "model", "pinned", "current_leaf_id"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"cannot update {sorted(bad)}")
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE conversations SET {sets}, updated_at = ? WHERE id = ?",
+                (*fields.values(), time.time(), conversation_id),
+            )
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # -- messages ---------------------------------------------------------
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        content: str,
+        parent_id: int | object | None = ...,
+        status: str = "complete",
+        model: str | None = None,
+        stats: dict[str, Any] | None = None,
+        uid: str | None = None,
+        created_at: float | None = None,
+        make_current: bool = True,
+    ) -> Message:
+        """Append a message. ``parent_id`` defaults to the conversation's current leaf."""
+        now = time.time()
+        with self.transaction() as db:
+            if parent_id is ...:
+                row = db.execute(
+                    "SELECT current_leaf_id FROM conversations WHERE id = ?", (conversation_id,)
+                ).fetchone()
+                if row is None:
+                    raise HistoryError(f"No conversation with id {conversation_id}.")
+                parent_id = row[0]
+            cur = db.execute(
+                "INSERT INTO messages (uid, conversation_id, parent_id, role, content, status,"
+                " model, stats, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uid or uuid.uuid4().hex,
+                    conversation_id,
+                    parent_id,
+                    role,
+                    content,
+                    status,
+                    model,
+                    json.dumps(stats) if stats else None,
+                    created_at or now,
+                ),
+            )
+            mid = cur.lastrowid
+            if make_current:
+                db.execute(
+                    "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
+                    (mid, now, conversation_id),
+                )
+        return self.get_message(mid)  # type: ignore[arg-type]
+
+    def get_message(self, message_id: int) -> Message:
+        rows = self._query(f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.id = ?", (message_id,))
+        if not rows:
+            raise HistoryError(f"No message with id {message_id}.")
+        return _msg(rows[0])
+
+    def messages(self, conversation_id: int) -> list[Message]:
+        """Every message of a conversation, all branches, oldest first."""
+        rows = self._query(
+            f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.conversation_id = ? ORDER BY m.id",
+            (conversation_id,),
+        )
+        return [_msg(r) for r in rows]
+
+    def thread(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
+        """The branch ending at ``leaf_id`` (default: the current one), root first."""
+        by_id = {m.id: m for m in self.messages(conversation_id)}
+        if leaf_id is None:
+            leaf_id = self.get_conversation(conversation_id).current_leaf_id
+        out: list[Message] = []
+        node = by_id.get(leaf_id) if leaf_id is not None else None
+        while node is not None:
+            out.append(node)
+            node = by_id.get(node.parent_id) if node.parent_id is not None else None
+        out.reverse()
+        return out
+
+    def siblings(self, message_id: int) -> list[Message]:
+        """Alternatives to a message (edits, regenerations), itself included."""
+        m = self.get_message(message_id)
+        rows = self._query(
+            f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.conversation_id = ?"
+            " AND m.parent_id IS ? ORDER BY m.id",
+            (m.conversation_id, m.parent_id),
+        )
+        return [_msg(r) for r in rows]
+
+    # -- streaming answers --------------------------------------------------
+
+    def start_draft(
+        self, conversation_id: int, parent_id: int | None, model: str | None = None
+    ) -> Message:
+        """Create the assistant message an answer will stream into."""
+        now = time.time()
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO messages (uid, conversation_id, parent_id, role, content, status,"
+                " model, created_at) VALUES (?, ?, ?, 'assistant', '', 'streaming', ?, ?)",
+                (uuid.uuid4().hex, conversation_id, parent_id, model, now),
+            )
+            mid = cur.lastrowid
+            db.execute(
+                "INSERT INTO message_drafts (message_id, content, owner_pid, updated_at)"
+                " VALUES (?, '', ?, ?)",
+                (mid, os.getpid(), now),
+            )
+            db.execute(
+                "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
+                (mid, now, conversation_id),
+            )
+        return self.get_message(mid)  # type: ignore[arg-type]
+
+    def update_draft(self, message_id: int, content: str) -> None:
+        """One small commit per call; cheap in WAL mode with synchronous=NORMAL."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE message_drafts SET content = ?, updated_at = ? WHERE message_id = ?",
+                (content, time.time(), message_id),
+            )
+
+    def finish_draft(
+        self,
+        message_id: int,
+        content: str,
+        status: str = "complete",
+        stats: dict[str, Any] | None = None,
+    ) -> Message:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, status = ?, stats = ? WHERE id = ?",
+                (content, status, json.dumps(stats) if stats else None, message_id),
+            )
+            db.execute("DELETE FROM message_drafts WHERE message_id = ?", (message_id,))
+        return self.get_message(message_id)
+
+    def discard_draft(self, message_id: int) -> None:
+        """Remove an answer that never produced text; the branch ends at its parent again."""
+        m = self.get_message(message_id)
+        with self.transaction() as db:
+            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            db.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id = ?",
+                (m.parent_id, m.conversation_id, message_id),
+            )
+
+    def recover_drafts(self) -> int:
+        """Fold drafts of dead writers back into their messages as 'interrupted'."""
+        rows = self._query("SELECT message_id, content, owner_pid FROM message_drafts")
+        orphans = [(mid, text) for mid, text, pid in rows if not _pid_alive(pid)]
+        if not orphans:
+            return 0
+        with self.transaction() as db:
+            for mid, text in orphans:
+                db.execute(
+                    "UPDATE messages SET content = ?, status = 'interrupted' WHERE id = ?",
+                    (text, mid),
+                )
+                db.execute("DELETE FROM message_drafts WHERE message_id = ?", (mid,))
+        log.info("recovered %d interrupted answer(s)", len(orphans))
+        return len(orphans)
+
+    # -- search -----------------------------------------------------------
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Full-text search over every message; words are matched as prefixes."""
+        words = [w.replace('"', '""') for w in query.split() if w.strip()]
+        if not words:
+            return []
+        fts = " ".join(f'"{w}"*' for w in words)
+        rows = self._query(
+            "SELECT m.conversation_id, c.title, m.id, m.role,"
+            " snippet(messages_fts, 0, '[', ']', '…', 12)"
+            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+            " JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+            (fts, limit),
+        )
+        hits = [SearchHit(*r) for r in rows]
+        seen = {h.conversation_id for h in hits}
+        for c in self._query(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE title LIKE ? ORDER BY updated_at DESC",
+            (f"%{query.strip()}%",),
+        ):
+            conv = _conv(c)
+            if conv.id not in seen:
+                hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
+        return hits[:limit]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") or not line.strip():
+            continue
+        buf.append(line)
+        candidate = "\n".join(buf)
+        if sqlite3.complete_statement(candidate):
+            out.append(candidate.strip())
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out

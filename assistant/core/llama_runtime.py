@@ -1,0 +1,124 @@
+"""Loading llama.cpp through llama-cpp-python, with its errors made readable.
+
+Imported lazily (``import llama_cpp`` takes a while), so nothing pays for it
+until a model is actually opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from assistant.core.errors import ModelError
+from assistant.core.gguf_file import GGUFInfo
+
+log = logging.getLogger("assistant.llama_cpp")
+
+_lock = threading.Lock()
+_recent_errors: deque[str] = deque(maxlen=8)
+_callback: Any = None  # keep a reference: ctypes must not free it
+
+
+def _install_log_callback() -> None:
+    """Route llama.cpp's log to our logger instead of raw stderr lines."""
+    global _callback
+    if _callback is not None:
+        return
+    import llama_cpp
+
+    # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
+    levels = {3: logging.WARNING, 4: logging.ERROR}
+    last = [logging.DEBUG]
+
+    @llama_cpp.llama_log_callback
+    def _cb(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        lvl = last[0] if level == 5 else levels.get(level, logging.DEBUG)
+        last[0] = lvl
+        msg = text.decode("utf-8", "replace").rstrip()
+        if not msg:
+            return
+        if lvl >= logging.ERROR:
+            _recent_errors.append(msg)
+        log.log(lvl if lvl < logging.ERROR else logging.DEBUG, "%s", msg)
+
+    _callback = _cb
+    llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+
+
+class _NoChatHandler:
+    """Stands in for llama-cpp-python's own template compiler during load.
+
+    We render templates ourselves (see chat_template.py); its compile step
+    would fail a load on a malformed template we are about to override.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def to_chat_handler(self) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def _without_chat_handlers() -> Iterator[None]:
+    from llama_cpp import llama as llama_module
+
+    real = llama_module.llama_chat_format.Jinja2ChatFormatter
+    llama_module.llama_chat_format.Jinja2ChatFormatter = _NoChatHandler  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        llama_module.llama_chat_format.Jinja2ChatFormatter = real  # type: ignore[misc]
+
+
+def load_llama(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, n_gpu_layers: int) -> Any:
+    """Open the model or raise ModelError with the reason llama.cpp gave."""
+    import llama_cpp
+
+    _install_log_callback()
+    with _lock:
+        _recent_errors.clear()
+        try:
+            with _without_chat_handlers():
+                return llama_cpp.Llama(
+                    model_path=str(info.path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads,
+                    n_threads_batch=n_threads,
+                    n_batch=min(n_batch, n_ctx),
+                    n_gpu_layers=n_gpu_layers,
+                    chat_format="chatml",  # unused: we apply templates ourselves
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise _load_error(info, e) from e
+
+
+def _load_error(info: GGUFInfo, exc: Exception) -> ModelError:
+    detail = next(
+        (m for m in reversed(_recent_errors) if "error" in m.lower()),
+        _recent_errors[-1] if _recent_errors else str(exc),
+    )
+    detail = detail.split("error loading model:")[-1].strip().rstrip(".")
+    name = Path(info.path).name
+    if "unknown model architecture" in detail:
+        return ModelError(
+            f"Cannot load {name}: its architecture '{info.architecture}' is not supported "
+            "by this llama.cpp build.",
+            "Update llama-cpp-python, or pick another model.",
+        )
+    if "alloc" in detail.lower() or "memory" in detail.lower():
+        return ModelError(
+            f"Cannot load {name}: not enough memory ({detail}).",
+            "Lower model.n_ctx or model.n_gpu_layers, or pick a smaller model.",
+        )
+    return ModelError(
+        f"Cannot load {name} ({info.architecture}): {detail}.",
+        "The file may be damaged or unsupported; download it again or pick another model.",
+    )

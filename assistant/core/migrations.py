@@ -1,0 +1,67 @@
+"""Schema migrations for the history database, keyed by ``PRAGMA user_version``.
+
+Each entry upgrades the schema by one version inside a transaction. Before any
+migration of an existing database, the store copies it into ``backups/``.
+Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # v1: conversations, branching messages, in-flight drafts, full-text search.
+    """
+    CREATE TABLE conversations (
+        id              INTEGER PRIMARY KEY,
+        uid             TEXT NOT NULL UNIQUE,
+        title           TEXT NOT NULL DEFAULT '',
+        system_prompt   TEXT,
+        model           TEXT,
+        pinned          INTEGER NOT NULL DEFAULT 0,
+        current_leaf_id INTEGER,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        uid             TEXT NOT NULL UNIQUE,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        parent_id       INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+        role            TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content         TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT 'complete'
+                        CHECK (status IN ('complete', 'streaming', 'stopped', 'interrupted', 'error')),
+        model           TEXT,
+        stats           TEXT,
+        created_at      REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    CREATE INDEX messages_by_parent ON messages(parent_id);
+    CREATE INDEX conversations_by_update ON conversations(updated_at);
+
+    -- Text of an answer while it streams: written per token so that nothing
+    -- shown survives only in memory; folded into messages when it ends.
+    CREATE TABLE message_drafts (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        content    TEXT NOT NULL,
+        owner_pid  INTEGER NOT NULL,
+        updated_at REAL NOT NULL
+    );
+
+    CREATE VIRTUAL TABLE messages_fts USING fts5(
+        content, content='messages', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    END;
+    CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+        INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+        INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+    END;
+    """,
+]
+
+LATEST_VERSION = len(MIGRATIONS)

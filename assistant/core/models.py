@@ -1,0 +1,41 @@
+"""Which GGUF file to open: a path, a folder of models, or the bundled starter."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from assistant.core import starter
+from assistant.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def gguf_files(folder: Path) -> list[Path]:
+    """Chat models in a folder (vision projectors and partial downloads left out)."""
+    return sorted(
+        p
+        for p in folder.glob("*.gguf")
+        if p.is_file() and not p.name.startswith(".") and "mmproj" not in p.name.lower()
+    )
+
+
+def resolve_model_path(path: str | Path | None) -> Path:
+    """``path`` may be a file, a folder of models, or empty for the starter model."""
+    if path in (None, ""):
+        found = starter.CHAT.path()
+        if found is None:
+            raise ModelError(
+                f"The starter chat model ({starter.CHAT.name}) is not installed.",
+                starter.install_hint(starter.CHAT),
+            )
+        return found
+    p = Path(path).expanduser()
+    if p.is_dir():
+        models = gguf_files(p)
+        if not models:
+            raise ModelError(f"No .gguf models in {p}.", "Add one, or point at a .gguf file.")
+        if len(models) > 1:
+            log.info("%d models in %s; using %s", len(models), p, models[0].name)
+        return models[0]
+    return p

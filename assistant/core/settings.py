@@ -1,0 +1,155 @@
+"""One validated settings model, saved as JSON with a schema version."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from assistant.core.errors import SettingsError
+from assistant.core.paths import Paths, get_paths
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful, friendly assistant running privately on the user's own computer. "
+    "Answer clearly and concisely."
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSettings(_Section):
+    path: str | None = Field(
+        None, description="GGUF file or a folder of them; empty means the bundled starter model"
+    )
+    n_ctx: int = Field(4096, ge=256, le=1_048_576, description="context window in tokens")
+    n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; empty = all")
+    n_batch: int = Field(512, ge=8, le=16384)
+    n_gpu_layers: int = Field(0, ge=-1, description="layers to offload to a GPU; -1 = all")
+    chat_template: str | None = Field(
+        None, description="override: 'chatml' or Jinja template text; empty = from the GGUF"
+    )
+
+
+class GenerationSettings(_Section):
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0)
+    min_p: float = Field(0.05, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.1, ge=0.5, le=2.0)
+    max_tokens: int = Field(1024, ge=1, le=131_072)
+    seed: int | None = Field(None, description="fixed seed for repeatable answers; empty = random")
+    stop: list[str] = Field(default_factory=list)
+
+
+class ChatSettings(_Section):
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+
+
+class Settings(_Section):
+    schema_version: int = SCHEMA_VERSION
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"Unknown setting '{key}' in {path}."
+    got = first.get("input")
+    shown = json.dumps(got) if isinstance(got, str | int | float | bool | None) else "…"
+    return f"Invalid setting '{key}' = {shown} in {path}: {first['msg']}."
+
+
+def _hint(path: Path) -> str:
+    return f"Fix it in {path} or run `assistant settings reset`."
+
+
+def load_settings(paths: Paths | None = None) -> Settings:
+    """Read settings; a missing file gives defaults, a bad one a SettingsError."""
+    paths = paths or get_paths()
+    f = paths.settings_file
+    if not f.exists():
+        return Settings()
+    try:
+        raw = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"Cannot read {f}: {e}.", _hint(f)) from e
+    except json.JSONDecodeError as e:
+        raise SettingsError(
+            f"{f} is not valid JSON (line {e.lineno}, column {e.colno}).", _hint(f)
+        ) from e
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{f} must hold a JSON object.", _hint(f))
+    version = raw.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise SettingsError(
+            f"{f} was written by a newer version of the assistant (schema {version}).",
+            "Update the assistant, or move the file away to start with defaults.",
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as e:
+        raise SettingsError(_describe(e, f), _hint(f)) from e
+
+
+def save_settings(settings: Settings, paths: Paths | None = None) -> Path:
+    """Write atomically so a crash never leaves a half-written file."""
+    paths = paths or get_paths()
+    f = paths.settings_file
+    f.parent.mkdir(parents=True, exist_ok=True)
+    data = settings.model_dump(mode="json")
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=f.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, f)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return f
+
+
+def parse_value(text: str) -> Any:
+    """Read a CLI value: JSON when it parses (numbers, null, lists), else a plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def set_value(settings: Settings, key: str, value: Any) -> Settings:
+    """Return a copy of ``settings`` with dotted ``key`` set, validated."""
+    data = settings.model_dump(mode="json")
+    node: Any = data
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if not isinstance(node, dict) or p not in node:
+            raise SettingsError(f"Unknown setting '{key}'.", "See `assistant settings show`.")
+        node = node[p]
+    if not isinstance(node, dict) or parts[-1] not in node or isinstance(node[parts[-1]], dict):
+        raise SettingsError(f"Unknown setting '{key}'.", "See `assistant settings show`.")
+    node[parts[-1]] = value
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise SettingsError(
+            f"Invalid value {json.dumps(value)} for '{key}': {first['msg']}.",
+            "See `assistant settings show` for the current values.",
+        ) from e

@@ -1,0 +1,169 @@
+"""Chat engine benchmark: ours vs raw llama-cpp-python, same model, same threads, one run.
+
+    python bench/chat.py [--model PATH] [--threads N] [--rounds N]
+
+Prints three ratios (goals from the Foundation issue):
+  1. generation tokens/s, our engine ÷ raw `create_chat_completion` (goal ≥ 0.97)
+  2. time to first token at turn 20 (~2k tokens of history) ÷ turn 1 (goal ≤ 1.3)
+  3. stateless baseline re-evaluating the history ÷ ours, at turn 20 (goal ≥ 5)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.core.chat import ChatService
+from assistant.core.engine import ChatEngine, default_threads
+from assistant.core.history import HistoryStore
+from assistant.core.llama_runtime import load_llama
+from assistant.core.models import resolve_model_path
+from assistant.core.settings import (
+    DEFAULT_SYSTEM_PROMPT,
+    GenerationSettings,
+    ModelSettings,
+    Settings,
+)
+from assistant.core.types import ChatRequest, Done, Turn
+
+STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def raw_tokens_per_s(raw, params: GenerationSettings) -> tuple[float, int]:
+    msgs = [
+        {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
+        {"role": "user", "content": STORY},
+    ]
+    stamps = []
+    for chunk in raw.create_chat_completion(
+        msgs,
+        stream=True,
+        max_tokens=params.max_tokens,
+        temperature=params.temperature,
+        top_p=params.top_p,
+        top_k=params.top_k,
+        min_p=params.min_p,
+        repeat_penalty=params.repeat_penalty,
+        seed=params.seed,
+    ):
+        if chunk["choices"][0]["delta"].get("content"):
+            stamps.append(time.perf_counter())
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]), len(stamps)
+
+
+def ours_tokens_per_s(engine, params: GenerationSettings) -> tuple[float, int]:
+    req = ChatRequest([Turn("user", STORY)], system=DEFAULT_SYSTEM_PROMPT)
+    done = next(c for c in engine.stream(req, params) if isinstance(c, Done))
+    return done.stats.tokens_per_s, done.stats.generated_tokens
+
+
+def service_tokens_per_s(service, params: GenerationSettings) -> float:
+    conv = service.new_conversation()
+    done = next(c for c in service.send(conv.id, STORY, params=params) if isinstance(c, Done))
+    return done.stats.tokens_per_s
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="GGUF file (default: the starter model)")
+    ap.add_argument("--threads", type=int, default=default_threads())
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--turns", type=int, default=20)
+    ap.add_argument("--n-gpu-layers", type=int, default=0)
+    args = ap.parse_args()
+
+    home = tempfile.mkdtemp(prefix="assistant-bench-")
+    os.environ["ASSISTANT_HOME"] = home
+    path = resolve_model_path(args.model)
+    ms = ModelSettings(n_ctx=4096, n_threads=args.threads, n_gpu_layers=args.n_gpu_layers)
+    engine = ChatEngine(ms, path)
+    raw = load_llama(engine.info, 4096, args.threads, 512, args.n_gpu_layers)
+    settings = Settings()
+    store = HistoryStore(Path(home) / "history.sqlite3")
+    service = ChatService(store, engine, settings)
+    print(f"model {engine.name} ({engine.info.quantization}), threads {args.threads}")
+
+    # 1. Generation speed, interleaved rounds, same sampling settings and seeds.
+    ours, raws, svc = [], [], []
+    for r in range(args.rounds):
+        params = GenerationSettings(max_tokens=args.tokens, temperature=0.8, seed=100 + r)
+        raw_tps, raw_n = raw_tokens_per_s(raw, params)
+        our_tps, our_n = ours_tokens_per_s(engine, params)
+        svc.append(service_tokens_per_s(service, params))
+        raws.append(raw_tps)
+        ours.append(our_tps)
+        print(
+            f"  round {r}: raw {raw_tps:6.1f} tok/s ({raw_n} tok)  ours {our_tps:6.1f} tok/s "
+            f"({our_n} tok)  ours+history {svc[-1]:6.1f} tok/s"
+        )
+    tps_ratio = statistics.median(ours) / statistics.median(raws)
+    svc_ratio = statistics.median(svc) / statistics.median(raws)
+
+    # 2./3. A long conversation through the service: TTFT per turn, then a
+    # stateless baseline (fresh evaluation of the same prompt) at the last turn.
+    # Turn 1 comes after other conversations, as in everyday use: the shared
+    # system prompt is already in the KV cache, as it would be for any app.
+    params = GenerationSettings(max_tokens=110, temperature=0.7, seed=1)
+    conv = service.new_conversation()
+    ttfts, prompt_tokens = [], []
+    for turn in range(1, args.turns + 1):
+        q = f"Story {turn}: tell me a new short story, about 80 words, about a river town."
+        done = next(c for c in service.send(conv.id, q, params=params) if isinstance(c, Done))
+        ttfts.append(done.stats.ttft_s)
+        prompt_tokens.append(done.stats.prompt_tokens)
+    req = service.request_for(conv.id, store.thread(conv.id)[-2].id)
+    msgs = [{"role": "system", "content": req.system}] + [
+        {"role": t.role, "content": t.content} for t in req.turns
+    ]
+    stateless = []
+    for _ in range(3):
+        raw.reset()
+        t0 = time.perf_counter()
+        for _chunk in raw.create_chat_completion(msgs, stream=True, max_tokens=1, temperature=0):
+            pass
+        stateless.append(time.perf_counter() - t0)
+    ttft_ratio = ttfts[-1] / ttfts[0]
+    stateless_ratio = statistics.median(stateless) / ttfts[-1]
+
+    result = {
+        "model": engine.name,
+        "threads": args.threads,
+        "tokens_per_s": {
+            "raw": statistics.median(raws),
+            "ours": statistics.median(ours),
+            "ours_with_history": statistics.median(svc),
+        },
+        "ratio_tokens_per_s": round(tps_ratio, 3),
+        "ratio_tokens_per_s_with_history": round(svc_ratio, 3),
+        "history_tokens_at_last_turn": prompt_tokens[-1],
+        "ttft_turn1_s": round(ttfts[0], 4),
+        "ttft_last_turn_s": round(ttfts[-1], 4),
+        "ratio_ttft_last_vs_first": round(ttft_ratio, 3),
+        "stateless_ttft_s": round(statistics.median(stateless), 4),
+        "ratio_stateless_vs_ours": round(stateless_ratio, 2),
+    }
+    print(f"tokens/s ours ÷ raw:               {tps_ratio:.3f}  (goal ≥ 0.97)")
+    print(f"tokens/s ours+history ÷ raw:       {svc_ratio:.3f}")
+    print(
+        f"TTFT turn {args.turns} ({prompt_tokens[-1]} tok) ÷ turn 1: "
+        f"{ttft_ratio:.2f}  ({ttfts[-1] * 1000:.0f} ms vs {ttfts[0] * 1000:.0f} ms; goal ≤ 1.3)"
+    )
+    print(
+        f"stateless ÷ ours at turn {args.turns}:       {stateless_ratio:.1f}  "
+        f"({statistics.median(stateless) * 1000:.0f} ms vs {ttfts[-1] * 1000:.0f} ms; goal ≥ 5)"
+    )
+    print(json.dumps(result))
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""Shared fixtures. Every test gets its own ASSISTANT_HOME; nothing leaves loopback."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            return False
+    return True  # AF_UNIX paths and the like
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+        raise OSError(f"test suite is offline: refused connection to {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _loopback(address):
+        raise OSError(f"test suite is offline: refused connection to {address!r}")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ASSISTANT_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def starter_gguf() -> Path:
+    from assistant.core import starter
+
+    p = starter.CHAT.path()
+    assert p is not None, "starter chat model missing: run `make test`, which installs it"
+    return p
+
+
+@pytest.fixture(scope="session")
+def engine(starter_gguf: Path) -> Iterator[object]:
+    """The real starter model, loaded once for the session."""
+    from assistant.core.engine import ChatEngine
+    from assistant.core.settings import ModelSettings
+
+    eng = ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def greedy():
+    from assistant.core.settings import GenerationSettings
+
+    return GenerationSettings(temperature=0.0, seed=7, max_tokens=64)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, **kw):
+    """Run `python -m assistant ...` in a subprocess, as a user would."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        **kw,
+    )

@@ -1,0 +1,110 @@
+"""The command line, run as a user runs it: a subprocess, its output, its exit code."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+
+def _clean_error(r) -> str:
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("assistant ")
+
+
+def test_ask_json_answers_with_stats():
+    r = run_cli("ask", "What is the capital of France?", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert "Paris" in data["answer"]
+    stats = data["stats"]
+    for key in ("prompt_tokens", "generated_tokens", "ttft_s", "tokens_per_s"):
+        assert stats[key] > 0, key
+    assert data["finish_reason"] in ("stop", "length")
+    # It was saved, and the CLI's history commands see it.
+    listed = json.loads(run_cli("history", "list", "--json").stdout)
+    assert listed[0]["id"] == data["conversation_id"]
+    assert listed[0]["title"] == "What is the capital of France?"
+    found = run_cli("history", "search", "capital").stdout
+    assert "capital" in found
+    shown = run_cli("history", "show", str(data["conversation_id"])).stdout
+    assert "## You" in shown and data["answer"].strip()[:20] in shown
+
+
+def test_ask_streams_plain_text():
+    r = run_cli("ask", "Say hello.", "--no-save")
+    assert r.returncode == 0 and r.stdout.strip()
+    assert json.loads(run_cli("history", "list", "--json").stdout) == []
+
+
+def test_bad_model_paths_are_one_line_errors(tmp_path):
+    empty = tmp_path / "empty.gguf"
+    empty.touch()
+    page = tmp_path / "page.gguf"
+    page.write_text("<html>Not Found</html>")
+    for path, says in [
+        (tmp_path / "missing.gguf", "not found"),
+        (empty, "empty"),
+        (page, "web page"),
+    ]:
+        r = run_cli("ask", "hi", "--model", str(path))
+        assert says in _clean_error(r)
+        assert r.returncode == 1
+
+
+def test_chat_in_terminal_is_saved():
+    r = run_cli("chat", input="Hello there\n/regen\nWhat is 2+2?\n/quit\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("tok/s") == 3
+    (conv,) = json.loads(run_cli("history", "list", "--json").stdout)
+    exported = json.loads(run_cli("history", "export", "--id", str(conv["id"])).stdout)
+    msgs = exported["conversations"][0]["messages"]
+    assert [m["role"] for m in msgs] == ["user", "assistant", "assistant", "user", "assistant"]
+    assert all(m["status"] == "complete" for m in msgs)
+
+
+def test_history_export_import_round_trip(tmp_path, assistant_home):
+    run_cli("ask", "Remember the word zebra.")
+    out = tmp_path / "all.json"
+    assert run_cli("history", "export", "-o", str(out)).returncode == 0
+    other = {"ASSISTANT_HOME": str(tmp_path / "other-home")}
+    r = run_cli("history", "import", str(out), env=other)
+    assert r.returncode == 0 and "Imported 1 conversation(s), 2 message(s)" in r.stdout
+    assert "zebra" in run_cli("history", "search", "zebra", env=other).stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    assert "not a readable JSON" in _clean_error(run_cli("history", "import", str(bad)))
+    md = run_cli("history", "export", "--format", "md").stdout
+    assert md.startswith("# Remember the word zebra.")
+
+
+def test_settings_cli_and_bad_settings_file(assistant_home):
+    assert run_cli("settings", "set", "generation.temperature", "0.3").returncode == 0
+    shown = json.loads(run_cli("settings", "show").stdout)
+    assert shown["generation"]["temperature"] == 0.3
+    assert "generation.temperature" in _clean_error(
+        run_cli("settings", "set", "generation.temperature", "9")
+    )
+    settings_file = assistant_home / "config" / "settings.json"
+    settings_file.write_text('{"model": {"n_ctx": "lots"}}')
+    err = _clean_error(run_cli("ask", "hi"))
+    assert "model.n_ctx" in err and "settings reset" in err
+    assert run_cli("settings", "reset").returncode == 0
+    assert json.loads(run_cli("settings", "show").stdout)["model"]["n_ctx"] == 4096
+
+
+def test_doctor_reports_ok():
+    r = run_cli("doctor", "--json")
+    assert r.returncode == 0, r.stdout
+    checks = {c["what"]: c["status"] for c in json.loads(r.stdout)}
+    assert checks["starter chat model"] == "ok"
+    assert checks["llama-cpp-python"] == "ok"
+    assert checks["SQLite FTS5"] == "ok"

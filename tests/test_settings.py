@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.core.errors import SettingsError
+from assistant.core.paths import get_paths
+from assistant.core.settings import (
+    SCHEMA_VERSION,
+    Settings,
+    load_settings,
+    save_settings,
+    set_value,
+)
+
+
+def test_assistant_home_holds_everything(assistant_home):
+    p = get_paths().ensure()
+    for d in (p.config_dir, p.data_dir, p.cache_dir, p.models_dir):
+        assert d.is_relative_to(assistant_home)
+    assert p.history_db.is_relative_to(assistant_home)
+
+
+def test_defaults_when_missing_and_round_trip():
+    s = load_settings()
+    assert s == Settings()
+    s = set_value(s, "generation.temperature", 0.2)
+    f = save_settings(s)
+    data = json.loads(f.read_text())
+    assert data["schema_version"] == SCHEMA_VERSION
+    assert load_settings().generation.temperature == 0.2
+
+
+def test_bad_value_names_the_key():
+    f = get_paths().settings_file
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"generation": {"temperature": 5}}))
+    with pytest.raises(SettingsError) as e:
+        load_settings()
+    msg = str(e.value)
+    assert "generation.temperature" in msg and "5" in msg and "\n" not in msg
+    assert "settings reset" in msg
+
+
+def test_unknown_key_and_broken_json():
+    f = get_paths().settings_file
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"model": {"n_ctxx": 100}}))
+    with pytest.raises(SettingsError, match=r"Unknown setting 'model\.n_ctxx'"):
+        load_settings()
+    f.write_text('{"model": ')
+    with pytest.raises(SettingsError, match="not valid JSON"):
+        load_settings()
+
+
+def test_newer_schema_is_refused_not_overwritten():
+    f = get_paths().settings_file
+    f.parent.mkdir(parents=True)
+    f.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1}))
+    with pytest.raises(SettingsError, match="newer version"):
+        load_settings()
+    assert json.loads(f.read_text())["schema_version"] == SCHEMA_VERSION + 1
+
+
+def test_set_value_validates():
+    with pytest.raises(SettingsError, match=r"model\.n_ctx"):
+        set_value(Settings(), "model.n_ctx", 10)
+    with pytest.raises(SettingsError, match="Unknown setting"):
+        set_value(Settings(), "model.nope", 1)
+    with pytest.raises(SettingsError, match="Unknown setting"):
+        set_value(Settings(), "model", 1)
