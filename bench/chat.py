@@ -61,14 +61,32 @@ def raw_tokens_per_s(raw, params: GenerationSettings) -> tuple[float, int]:
 
 def ours_tokens_per_s(engine, params: GenerationSettings) -> tuple[float, int]:
     req = ChatRequest([Turn("user", STORY)], system=DEFAULT_SYSTEM_PROMPT)
-    done = next(c for c in engine.stream(req, params) if isinstance(c, Done))
+    done = last(engine.stream(req, params))
     return done.stats.tokens_per_s, done.stats.generated_tokens
 
 
 def service_tokens_per_s(service, params: GenerationSettings) -> float:
     conv = service.new_conversation()
-    done = next(c for c in service.send(conv.id, STORY, params=params) if isinstance(c, Done))
+    done = last(service.send(conv.id, STORY, params=params))
     return done.stats.tokens_per_s
+
+
+def last(chunks) -> Done:
+    """Drain the stream like a real consumer (the engine prefills after Done)."""
+    return [c for c in chunks if isinstance(c, Done)][-1]
+
+
+def run_conversation(service, turns: int, seed: int):
+    params = GenerationSettings(max_tokens=100, temperature=0.7, top_p=0.95, seed=seed)
+    conv = service.new_conversation()
+    ttfts, prompt_tokens = [], []
+    for turn in range(1, turns + 1):
+        q = f"Reader {seed}, story {turn}: tell me a new short story, about 100 words, about a river town."
+        done = last(service.send(conv.id, q, params=params))
+        ttfts.append(done.stats.ttft_s)
+        prompt_tokens.append(done.stats.prompt_tokens)
+    last_user = service.store.thread(conv.id)[-2].id
+    return ttfts, prompt_tokens, service.request_for(conv.id, last_user)
 
 
 def main() -> None:
@@ -78,6 +96,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--turns", type=int, default=20)
+    ap.add_argument("--conversations", type=int, default=3, help="repeats of the long chat")
     ap.add_argument("--n-gpu-layers", type=int, default=0)
     args = ap.parse_args()
 
@@ -95,7 +114,9 @@ def main() -> None:
     # 1. Generation speed, interleaved rounds, same sampling settings and seeds.
     ours, raws, svc = [], [], []
     for r in range(args.rounds):
-        params = GenerationSettings(max_tokens=args.tokens, temperature=0.8, seed=100 + r)
+        params = GenerationSettings(
+            max_tokens=args.tokens, temperature=0.8, top_p=0.95, seed=100 + r
+        )
         raw_tps, raw_n = raw_tokens_per_s(raw, params)
         our_tps, our_n = ours_tokens_per_s(engine, params)
         svc.append(service_tokens_per_s(service, params))
@@ -108,19 +129,18 @@ def main() -> None:
     tps_ratio = statistics.median(ours) / statistics.median(raws)
     svc_ratio = statistics.median(svc) / statistics.median(raws)
 
-    # 2./3. A long conversation through the service: TTFT per turn, then a
+    # 2./3. Long conversations through the service: TTFT per turn, then a
     # stateless baseline (fresh evaluation of the same prompt) at the last turn.
     # Turn 1 comes after other conversations, as in everyday use: the shared
     # system prompt is already in the KV cache, as it would be for any app.
-    params = GenerationSettings(max_tokens=110, temperature=0.7, seed=1)
-    conv = service.new_conversation()
-    ttfts, prompt_tokens = [], []
-    for turn in range(1, args.turns + 1):
-        q = f"Story {turn}: tell me a new short story, about 80 words, about a river town."
-        done = next(c for c in service.send(conv.id, q, params=params) if isinstance(c, Done))
-        ttfts.append(done.stats.ttft_s)
-        prompt_tokens.append(done.stats.prompt_tokens)
-    req = service.request_for(conv.id, store.thread(conv.id)[-2].id)
+    runs = [run_conversation(service, args.turns, seed) for seed in range(args.conversations)]
+    ttft_first = statistics.median(r[0][0] for r in runs)
+    ttft_last = statistics.median(r[0][-1] for r in runs)
+    prompt_tokens = runs[-1][1]
+    for turn in (0, 4, 9, 14, args.turns - 1):
+        cells = "  ".join(f"{r[0][turn] * 1000:5.0f}" for r in runs)
+        print(f"  turn {turn + 1:2d} ({runs[-1][1][turn]:4d} tok): TTFT ms {cells}")
+    req = runs[-1][2]
     msgs = [{"role": "system", "content": req.system}] + [
         {"role": t.role, "content": t.content} for t in req.turns
     ]
@@ -131,6 +151,7 @@ def main() -> None:
         for _chunk in raw.create_chat_completion(msgs, stream=True, max_tokens=1, temperature=0):
             pass
         stateless.append(time.perf_counter() - t0)
+    ttfts = [ttft_first, ttft_last]
     ttft_ratio = ttfts[-1] / ttfts[0]
     stateless_ratio = statistics.median(stateless) / ttfts[-1]
 

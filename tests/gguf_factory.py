@@ -28,7 +28,10 @@ def _vocab() -> tuple[list[bytes], list[float], list[int]]:
 
 
 def write_tiny_gguf(
-    path: Path, architecture: str = "llama", chat_template: str | None = None
+    path: Path,
+    architecture: str = "llama",
+    chat_template: str | None = None,
+    extra: dict[str, float] | None = None,
 ) -> Path:
     tokens, scores, types = _vocab()
     w = gguf.GGUFWriter(str(path), architecture)
@@ -49,6 +52,8 @@ def write_tiny_gguf(
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
     w.add_unk_token_id(0)
+    for key, value in (extra or {}).items():
+        w.add_float32(key, value)
     if chat_template is not None:
         w.add_chat_template(chat_template)
     rng = np.random.default_rng(0)

@@ -33,6 +33,7 @@ def collect(chunks) -> tuple[list[str], Done, list[ContextNotice]]:
 
 
 def test_answers_with_streaming_and_stats(engine, greedy):
+    engine.llm.reset()  # evaluate from scratch: greedy output then matches a fresh process
     texts, done, _ = collect(engine.stream(ask("What is the capital of France?"), greedy))
     assert len(texts) > 1, "answer should arrive in several chunks"
     assert "".join(texts) == done.text
@@ -175,3 +176,18 @@ def test_truncated_file_fails_before_llama_cpp(tmp_path, starter_gguf):
     cut.write_bytes(starter_gguf.read_bytes()[:50_000_000])
     with pytest.raises(ModelError, match="truncated"):
         ChatEngine(ModelSettings(), cut)
+
+
+def test_sampling_defaults_follow_the_model(engine, tmp_path):
+    # The starter model's card recommends a low temperature; unset values follow it.
+    assert engine.recommended == {"temperature": 0.2, "top_p": 0.9}
+    assert GenerationSettings().resolved(engine.recommended).temperature == 0.2
+    assert GenerationSettings(temperature=1.0).resolved(engine.recommended).temperature == 1.0
+    assert GenerationSettings().resolved({}).temperature == 0.7
+    # A GGUF that carries its own recommendation is read too.
+    path = write_tiny_gguf(tmp_path / "rec.gguf", extra={"general.sampling.temp": 0.5})
+    eng = ChatEngine(ModelSettings(n_ctx=256, n_threads=1, chat_template="chatml"), path)
+    try:
+        assert eng.recommended == {"temperature": 0.5}
+    finally:
+        eng.close()

