@@ -92,3 +92,8 @@ def test_overflow_keeps_the_question_and_leaves_no_empty_answer(service, engine)
         run(service.send(conv.id, "word " * 5000))
     (user,) = service.store.thread(conv.id)
     assert user.role == "user" and user.content.startswith("word word")
+    # The conversation goes on: the unanswered message stays in history but not
+    # in the prompt (it would not fit, and templates want alternating roles).
+    shown, done = run(service.send(conv.id, "Hi"))
+    assert done.stats.prompt_tokens < 200 and shown
+    assert [m.role for m in service.store.thread(conv.id)] == ["user", "user", "assistant"]

@@ -96,7 +96,16 @@ class ChatService:
     def request_for(self, conversation_id: int, leaf_id: int) -> ChatRequest:
         conv = self.store.get_conversation(conversation_id)
         thread = self.store.thread(conversation_id, leaf_id)
-        turns = [Turn(m.role, m.content, m.id) for m in thread if m.role in ("user", "assistant")]  # type: ignore[arg-type]
+        turns: list[Turn] = []
+        for m in thread:
+            if m.role not in ("user", "assistant"):
+                continue
+            if turns and turns[-1].role == m.role:
+                # The earlier message got no answer (it failed, e.g. too long for the
+                # context). It stays in history but not in the prompt: many chat
+                # templates insist on alternating roles, and it may not fit anyway.
+                turns.pop()
+            turns.append(Turn(m.role, m.content, m.id))  # type: ignore[arg-type]
         return ChatRequest(turns=turns, system=conv.system_prompt, key=f"conv-{conv.id}")
 
     def _answer(

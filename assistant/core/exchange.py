@@ -35,10 +35,10 @@ def _ts(value: Any, where: str) -> float:
 
 
 def export_json(store: HistoryStore, conversation_ids: list[int] | None = None) -> dict[str, Any]:
-    convs = store.list_conversations()
-    if conversation_ids is not None:
-        wanted = set(conversation_ids)
-        convs = [store.get_conversation(i) for i in conversation_ids if i in wanted]
+    if conversation_ids is None:
+        convs = store.list_conversations()
+    else:
+        convs = [store.get_conversation(i) for i in conversation_ids]
     out = []
     for c in convs:
         msgs = store.messages(c.id)
