@@ -41,6 +41,7 @@ def test_send_persists_question_answer_and_stats(service):
     assert (answer.role, answer.content, answer.status) == ("assistant", shown, "complete")
     assert answer.stats["generated_tokens"] == done.stats.generated_tokens
     assert answer.stats["tokens_per_s"] > 0 and answer.stats["finish_reason"] in ("stop", "length")
+    assert answer.stats["prompt"]["total_tokens"] == done.stats.prompt_tokens
     assert service.store.get_conversation(conv.id).title == "What is the capital of France?"
 
 

@@ -42,6 +42,12 @@ def test_answers_with_streaming_and_stats(engine, greedy):
     assert s.prompt_tokens > 10 and s.generated_tokens >= len(texts)
     assert s.ttft_s > 0 and s.tokens_per_s > 0 and s.total_s >= s.ttft_s
     assert done.finish_reason == "stop"
+    r = done.prompt
+    assert r.total_tokens == s.prompt_tokens and r.kept_messages == 1
+    assert r.system_tokens > 10 and 5 < r.message_tokens < 12 and r.template_tokens > 0
+    assert r.history_tokens == 0 and r.dropped_ids == ()
+    parts = r.system_tokens + r.message_tokens + r.template_tokens + r.history_tokens
+    assert parts == r.total_tokens
 
 
 def test_cancel_takes_effect_within_one_token(engine):
@@ -126,6 +132,7 @@ def test_context_overflow_drops_oldest_turns_never_system(small_engine):
     assert dropped == tuple(range(1, len(dropped) + 1)), "oldest first, in order"
     assert done.stats.prompt_tokens <= 512 - 32
     assert done.stats.dropped_messages == len(dropped)
+    assert done.prompt.dropped_ids == dropped and done.prompt.history_tokens > 100
     kept = req.turns[len(dropped) :]
     assert kept[0].role == "user"
     prompt = small_engine.render(req, kept)

@@ -43,6 +43,10 @@ def test_edit_and_regenerate_make_branches(store):
     assert [m.content for m in store.thread(c.id)] == ["first, edited"]
     assert [m.content for m in store.thread(c.id, a1.id)] == ["first", "answer one"]
     assert len(store.messages(c.id)) == 4
+    store.switch_branch(u1.id)  # back to the first branch: its newest answer
+    assert [m.content for m in store.thread(c.id)] == ["first", "answer two"]
+    store.switch_branch(a1.id)
+    assert [m.content for m in store.thread(c.id)] == ["first", "answer one"]
 
 
 def test_full_text_search(store):

@@ -50,7 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     history_cmd.register(sub)
     settings_cmd.register(sub)
     doctor.register(sub)
+    g = sub.add_parser("gui", help="open the desktop window (the default with a screen)")
+    g.set_defaults(func=_gui)
     return p
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from assistant.ui.app import run
+
+    return run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,8 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log_file = _setup_logging(args.verbose)
     if not getattr(args, "func", None):
-        # No command: the terminal chat (the desktop window replaces this later).
-        args = parser.parse_args(["chat", *(argv or [])])
+        # No command: the desktop window, or the terminal chat where there is no screen.
+        from assistant.ui.app import has_display
+
+        if has_display():
+            args = parser.parse_args(["gui"])
+        else:
+            print(
+                "No display found: starting the terminal chat (`assistant chat`).", file=sys.stderr
+            )
+            args = parser.parse_args(["chat"])
     try:
         return int(args.func(args) or 0)
     except AssistantError as e:

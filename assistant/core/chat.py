@@ -131,6 +131,8 @@ class ChatService:
                 elif isinstance(chunk, Done):
                     status = "stopped" if chunk.finish_reason == "cancelled" else "complete"
                     stats = chunk.stats.to_dict() | {"finish_reason": chunk.finish_reason}
+                    if chunk.prompt is not None:  # kept for the prompt inspector
+                        stats["prompt"] = chunk.prompt.to_dict()
                     self.store.finish_draft(draft.id, chunk.text, status, stats)
                     text = None  # type: ignore[assignment]
                 elif isinstance(chunk, ContextNotice):

@@ -32,6 +32,7 @@ from assistant.core.types import (
     Done,
     FinishReason,
     GenerationStats,
+    PromptReport,
     TextChunk,
     Turn,
 )
@@ -75,7 +76,10 @@ class ChatEngine:
         self.recommended = recommended_sampling(self.info)
         self._states = kv_state.StateCache()
         self._active_key: str | None = None
-        self._cuts: dict[str, int | None] = {}  # conversation key -> first kept message id
+        self._cuts: dict[str, int | None] = {}
+        self._token_counts: dict[
+            str, int
+        ] = {}  # message text -> tokens, for reports  # conversation key -> first kept message id
         log.info(
             "loaded %s (%s, n_ctx=%d, threads=%d)",
             self.name,
@@ -129,6 +133,33 @@ class ChatEngine:
         if request.key is not None:
             self._cuts[request.key] = turns[cut].id if cut else None
         return memo[cut], cut
+
+    def _count_cached(self, text: str) -> int:
+        n = self._token_counts.get(text)
+        if n is None:
+            n = self.count_tokens(text)
+            if len(self._token_counts) > 4096:
+                self._token_counts.clear()
+            self._token_counts[text] = n
+        return n
+
+    def _report(self, request: ChatRequest, cut: int, total: int) -> PromptReport:
+        kept = request.turns[cut:]
+        system = self._count_cached(request.system) if request.system else 0
+        context = self.count_tokens(request.context) if request.context else 0
+        history = sum(self._count_cached(t.content) for t in kept[:-1])
+        message = self._count_cached(kept[-1].content) if kept else 0
+        return PromptReport(
+            n_ctx=self.n_ctx,
+            total_tokens=total,
+            system_tokens=system,
+            context_tokens=context,
+            history_tokens=history,
+            message_tokens=message,
+            template_tokens=max(0, total - system - context - history - message),
+            kept_messages=len(kept),
+            dropped_ids=tuple(t.id for t in request.turns[:cut]),
+        )
 
     def _switch_to(self, key: str | None, tokens: list[int]) -> None:
         """Bring the conversation's KV state back if another one is loaded."""
@@ -226,7 +257,7 @@ class ChatEngine:
         if stats.generated_tokens > 1 and t_last > t_first:
             stats.tokens_per_s = (stats.generated_tokens - 1) / (t_last - t_first)
         answer = "".join(text_parts)
-        yield Done(answer, finish, stats)
+        yield Done(answer, finish, stats, self._report(request, cut, len(tokens)))
         if answer:
             self._prefill_next_turn(request, request.turns[cut:], answer)
 

@@ -333,6 +333,28 @@ class HistoryStore:
         )
         return [_msg(r) for r in rows]
 
+    def leaf_under(self, message_id: int) -> int:
+        """The end of the branch through ``message_id``, taking the newest child each step."""
+        m = self.get_message(message_id)
+        children: dict[int, int] = {}
+        for child in self.messages(m.conversation_id):
+            if child.parent_id is not None:
+                children[child.parent_id] = child.id  # ordered by id: newest wins
+        node = message_id
+        while node in children:
+            node = children[node]
+        return node
+
+    def switch_branch(self, message_id: int) -> None:
+        """Show the branch through ``message_id`` (an edit or regeneration)."""
+        m = self.get_message(message_id)
+        leaf = self.leaf_under(message_id)
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
+                (leaf, m.conversation_id),
+            )
+
     # -- streaming answers --------------------------------------------------
 
     def start_draft(

@@ -70,8 +70,26 @@ class GenerationSettings(_Section):
         return self.model_copy(update=updates) if updates else self
 
 
+class Persona(_Section):
+    name: str = Field(min_length=1, max_length=60)
+    prompt: str
+
+
+def _default_personas() -> list[Persona]:
+    return [
+        Persona(name="Assistant", prompt=DEFAULT_SYSTEM_PROMPT),
+        Persona(name="Concise", prompt="Answer in as few words as possible. No preamble."),
+        Persona(
+            name="Programmer",
+            prompt="You are an expert programmer. Answer with working code in fenced "
+            "code blocks and explain briefly.",
+        ),
+    ]
+
+
 class ChatSettings(_Section):
-    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, description="for new conversations")
+    personas: list[Persona] = Field(default_factory=_default_personas)
 
 
 class Settings(_Section):

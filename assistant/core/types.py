@@ -89,10 +89,29 @@ class ContextNotice:
 
 
 @dataclass(frozen=True)
+class PromptReport:
+    """What went into the model's context for one answer, in tokens per part."""
+
+    n_ctx: int
+    total_tokens: int
+    system_tokens: int
+    context_tokens: int  # per-turn material: memories, document snippets
+    history_tokens: int  # earlier turns that were kept
+    message_tokens: int  # the newest message
+    template_tokens: int  # role markers and other template text
+    kept_messages: int
+    dropped_ids: tuple[int | None, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Done:
     text: str
     finish_reason: FinishReason
     stats: GenerationStats = field(default_factory=GenerationStats)
+    prompt: PromptReport | None = None
 
 
 Chunk = TextChunk | ContextNotice | Done

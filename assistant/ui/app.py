@@ -1,0 +1,62 @@
+"""Starting the desktop app: the window first, the model loads behind it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+log = logging.getLogger(__name__)
+_T0 = time.perf_counter()
+
+
+def has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal")):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def create_window(app):  # -> MainWindow
+    from assistant.core.errors import SettingsError
+    from assistant.core.history import HistoryStore
+    from assistant.core.paths import get_paths
+    from assistant.core.settings import Settings, load_settings
+    from assistant.ui.main_window import MainWindow
+
+    paths = get_paths().ensure()
+    problem = None
+    try:
+        settings = load_settings(paths)
+    except SettingsError as e:
+        settings, problem = Settings(), str(e)
+    store = HistoryStore(paths.history_db, paths.backups_dir)
+    window = MainWindow(paths, settings, store)
+    if problem:
+        window.show_banner(f"{problem}\nUsing default settings until it is fixed.", "settings")
+    return window
+
+
+def run(argv: list[str] | None = None) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from assistant.core.errors import AssistantError
+
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("Assistant")
+    app.setDesktopFileName("assistant")
+    try:
+        window = create_window(app)
+    except AssistantError as e:
+        QMessageBox.critical(None, "Assistant", str(e))
+        return 1
+    window.show()
+    shown = time.perf_counter() - _T0
+    log.info("window shown %.3f s after start", shown)
+    if os.environ.get("ASSISTANT_REPORT_STARTUP"):
+        print(f"window-shown {shown:.4f}", flush=True)
+        QTimer.singleShot(0, window.close)
+    return app.exec()

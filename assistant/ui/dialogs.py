@@ -1,0 +1,183 @@
+"""Settings and persona dialogs. Both write the core's validated Settings."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.core.settings import Persona, Settings
+
+
+class SettingsDialog(QDialog):
+    """Model and generation parameters; returns a new validated Settings."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._settings = settings
+        m, g = settings.model, settings.generation
+        form = QFormLayout()
+        self.path = QLineEdit(m.path or "")
+        self.path.setPlaceholderText("the bundled starter model")
+        self.path.setAccessibleName("Model file")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        form.addRow("Model (GGUF file or folder)", row)
+        self.n_ctx = self._int(m.n_ctx, 256, 1_048_576, "Context length", step=256)
+        form.addRow("Context length (tokens)", self.n_ctx)
+        self.threads = self._int(m.n_threads or 0, 0, 1024, "Threads")
+        self.threads.setSpecialValueText("all cores")
+        form.addRow("CPU threads", self.threads)
+        self.gpu = self._int(m.n_gpu_layers, -1, 1000, "GPU layers")
+        self.gpu.setSpecialValueText("all")
+        form.addRow("GPU layers (needs a GPU build)", self.gpu)
+        self.temp_auto = QCheckBox("model's recommendation")
+        self.temp = self._float(
+            g.temperature if g.temperature is not None else 0.7, 0, 2, "Temperature"
+        )
+        self.temp_auto.setChecked(g.temperature is None)
+        self.temp_auto.toggled.connect(lambda on: self.temp.setEnabled(not on))
+        self.temp.setEnabled(g.temperature is not None)
+        form.addRow("Temperature", self._pair(self.temp, self.temp_auto))
+        self.top_p_auto = QCheckBox("model's recommendation")
+        self.top_p = self._float(g.top_p if g.top_p is not None else 0.95, 0.01, 1, "Top-p")
+        self.top_p_auto.setChecked(g.top_p is None)
+        self.top_p_auto.toggled.connect(lambda on: self.top_p.setEnabled(not on))
+        self.top_p.setEnabled(g.top_p is not None)
+        form.addRow("Top-p", self._pair(self.top_p, self.top_p_auto))
+        self.max_tokens = self._int(g.max_tokens, 1, 131_072, "Maximum answer length")
+        form.addRow("Max tokens per answer", self.max_tokens)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #c0392b")
+        self.error.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.error)
+        lay.addWidget(buttons)
+        self.result_settings: Settings | None = None
+
+    def _int(self, value: int, lo: int, hi: int, name: str, step: int = 1) -> QSpinBox:
+        w = QSpinBox()
+        w.setRange(lo, hi)
+        w.setSingleStep(step)
+        w.setValue(value)
+        w.setAccessibleName(name)
+        return w
+
+    def _float(self, value: float, lo: float, hi: float, name: str) -> QDoubleSpinBox:
+        w = QDoubleSpinBox()
+        w.setRange(lo, hi)
+        w.setSingleStep(0.05)
+        w.setDecimals(2)
+        w.setValue(value)
+        w.setAccessibleName(name)
+        return w
+
+    def _pair(self, a: QWidget, b: QWidget) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(a)
+        row.addWidget(b)
+        return box
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF models (*.gguf)")
+        if path:
+            self.path.setText(path)
+
+    def _accept(self) -> None:
+        from pydantic import ValidationError
+
+        data = self._settings.model_dump()
+        data["model"].update(
+            path=self.path.text().strip() or None,
+            n_ctx=self.n_ctx.value(),
+            n_threads=self.threads.value() or None,
+            n_gpu_layers=self.gpu.value(),
+        )
+        data["generation"].update(
+            temperature=None if self.temp_auto.isChecked() else self.temp.value(),
+            top_p=None if self.top_p_auto.isChecked() else self.top_p.value(),
+            max_tokens=self.max_tokens.value(),
+        )
+        try:
+            self.result_settings = Settings.model_validate(data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            self.error.setText(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+            return
+        self.accept()
+
+
+class PersonaDialog(QDialog):
+    """Edit this conversation's system prompt; optionally save it as a preset."""
+
+    def __init__(self, prompt: str, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Persona")
+        self.settings = settings
+        self.presets = QComboBox()
+        self.presets.addItem("Presets…")
+        for p in settings.chat.personas:
+            self.presets.addItem(p.name, p.prompt)
+        self.presets.activated.connect(self._pick)
+        self.text = QPlainTextEdit(prompt)
+        self.text.setAccessibleName("System prompt")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("name, to save as a preset")
+        self.default = QCheckBox("Use for new conversations")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.presets)
+        lay.addWidget(QLabel("System prompt for this conversation:"))
+        lay.addWidget(self.text, 1)
+        lay.addWidget(self.name)
+        lay.addWidget(self.default)
+        lay.addWidget(buttons)
+
+    def _pick(self, index: int) -> None:
+        if index > 0:
+            self.text.setPlainText(self.presets.itemData(index))
+            self.name.setText(self.presets.itemText(index))
+
+    def prompt(self) -> str:
+        return self.text.toPlainText().strip()
+
+    def updated_settings(self) -> Settings:
+        """Settings with the preset saved and/or made default, as the user chose."""
+        s = self.settings.model_copy(deep=True)
+        name = self.name.text().strip()
+        if name:
+            s.chat.personas = [p for p in s.chat.personas if p.name != name]
+            s.chat.personas.append(Persona(name=name, prompt=self.prompt()))
+        if self.default.isChecked():
+            s.chat.system_prompt = self.prompt()
+        return s

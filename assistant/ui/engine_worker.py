@@ -1,0 +1,167 @@
+"""The engine on its own long-lived QThread, talking to widgets only through signals.
+
+The GUI thread never waits on the model: it emits ``requested`` and gets
+``chunk``/``finished``/``failed`` back (queued connections). Stopping sets the
+request's CancelToken directly (a thread-safe flag the engine checks between
+tokens). llama_cpp is imported inside ``load``, on the worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from assistant.core.errors import AssistantError
+from assistant.core.settings import Settings
+from assistant.core.types import CancelToken, ContextNotice, Done, TextChunk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One answer to produce. ``action``: send | regenerate | edit."""
+
+    id: int
+    action: str
+    conversation_id: int
+    text: str = ""
+    message_id: int | None = None
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class EngineWorker(QObject):
+    loading = Signal(str)
+    loaded = Signal(dict)
+    load_failed = Signal(str)
+    started = Signal(int, int)  # job id, conversation id
+    chunk = Signal(int, str)
+    notice = Signal(int, str)
+    finished = Signal(int, object)  # job id, Done
+    failed = Signal(int, str)
+
+    def __init__(self, history_path: str, backups_dir: str) -> None:
+        super().__init__()
+        self._history = (history_path, backups_dir)
+        self._engine: Any = None
+        self._service: Any = None
+        self._store: Any = None
+
+    @Slot(object, object)
+    def load(self, settings: Settings, model_path: str | None = None) -> None:
+        from assistant.core.chat import ChatService
+        from assistant.core.history import HistoryStore
+
+        self.loading.emit(settings.model.path or "the starter model")
+        try:
+            from assistant.core.engine import open_engine
+
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            self._engine = open_engine(settings.model, model_path)
+        except AssistantError as e:
+            self.load_failed.emit(str(e))
+            return
+        except Exception as e:  # never let a load take the app down
+            log.exception("model load failed")
+            self.load_failed.emit(f"Could not load the model: {e}.")
+            return
+        if self._store is None:
+            self._store = HistoryStore(*self._history)
+        self._service = ChatService(self._store, self._engine, settings)
+        self.loaded.emit(self._engine.describe())
+
+    @Slot(object)
+    def update_settings(self, settings: Settings) -> None:
+        if self._service is not None:
+            self._service.settings = settings
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if self._service is None:
+            self.failed.emit(job.id, "The model is not loaded yet.")
+            return
+        try:
+            if job.action == "send":
+                chunks = self._service.send(job.conversation_id, job.text, job.cancel)
+            elif job.action == "regenerate":
+                chunks = self._service.regenerate(job.conversation_id, job.cancel)
+            elif job.action == "edit":
+                chunks = self._service.edit(job.message_id, job.text, job.cancel)
+            else:
+                raise ValueError(f"unknown action {job.action}")
+            self.started.emit(job.id, job.conversation_id)
+            for c in chunks:
+                if isinstance(c, TextChunk):
+                    self.chunk.emit(job.id, c.text)
+                elif isinstance(c, ContextNotice):
+                    self.notice.emit(job.id, c.message)
+                elif isinstance(c, Done):
+                    self.finished.emit(job.id, c)
+        except AssistantError as e:
+            self.failed.emit(job.id, str(e))
+        except Exception as e:
+            log.exception("generation failed")
+            self.failed.emit(job.id, f"The answer failed: {type(e).__name__}: {e}.")
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        thread = self.thread()
+        if thread is not None:
+            thread.quit()
+
+
+class EngineThread(QObject):
+    """Owns the worker and its thread; the window talks to this object."""
+
+    request_load = Signal(object, object)
+    request_run = Signal(object)
+    request_settings = Signal(object)
+    request_shutdown = Signal()
+
+    def __init__(self, history_path: str, backups_dir: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("engine")
+        self.worker = EngineWorker(history_path, backups_dir)
+        self.worker.moveToThread(self.thread)
+        self.request_load.connect(self.worker.load)
+        self.request_run.connect(self.worker.run)
+        self.request_settings.connect(self.worker.update_settings)
+        self.request_shutdown.connect(self.worker.shutdown)
+        self.thread.start()
+        self._next_id = 0
+        self.current: Job | None = None
+
+    def load(self, settings: Settings, model_path: str | None = None) -> None:
+        self.request_load.emit(settings, model_path)
+
+    def submit(
+        self, action: str, conversation_id: int, text: str = "", message_id: int | None = None
+    ) -> Job:
+        self._next_id += 1
+        job = Job(self._next_id, action, conversation_id, text, message_id)
+        self.current = job
+        self.request_run.emit(job)
+        return job
+
+    def stop(self) -> None:
+        if self.current is not None:
+            self.current.cancel.cancel()
+
+    def close(self, timeout_ms: int = 10_000) -> None:
+        """Stop any answer (the partial text is saved as stopped) and end the thread."""
+        self.stop()
+        self.request_shutdown.emit()  # runs after the current answer; then quits the thread
+        if not self.thread.wait(timeout_ms):
+            log.warning("engine thread did not stop in time")

@@ -1,0 +1,56 @@
+"""Prompt inspector: what went into the model's context for the last answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+ROWS = [
+    ("system_tokens", "System prompt"),
+    ("context_tokens", "Memories and documents"),
+    ("history_tokens", "Earlier messages"),
+    ("message_tokens", "Your message"),
+    ("template_tokens", "Chat template markers"),
+]
+
+
+class PromptInspector(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Prompt inspector")
+        lay = QVBoxLayout(self)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(self.label.textFormat().RichText)
+        lay.addWidget(self.label)
+        lay.addStretch(1)
+        self.show_report(None)
+
+    def show_report(self, report: dict[str, Any] | None) -> None:
+        if not report:
+            self.label.setText("<i>Send a message to see what goes into the model's context.</i>")
+            return
+        total = report.get("total_tokens", 0)
+        n_ctx = report.get("n_ctx", 0)
+        rows = "".join(
+            f"<tr><td>{name}</td><td align='right'>&nbsp;{report.get(key, 0):,}</td></tr>"
+            for key, name in ROWS
+        )
+        dropped = report.get("dropped_ids") or []
+        kept = report.get("kept_messages", 0)
+        lines = [
+            "<b>Last answer's prompt</b>",
+            f"<table>{rows}<tr><td><b>Total</b></td><td align='right'>&nbsp;<b>{total:,}</b>"
+            f"</td></tr></table>",
+            f"Context window: {total:,} of {n_ctx:,} tokens used before the answer.",
+            f"Messages included: {kept}.",
+        ]
+        if dropped:
+            lines.append(
+                f"<b>{len(dropped)} earlier message(s) left out</b> to fit the context window "
+                f"(oldest first; the system prompt is always kept)."
+            )
+        else:
+            lines.append("No messages were left out.")
+        self.label.setText("<br>".join(lines))

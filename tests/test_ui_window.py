@@ -1,0 +1,182 @@
+"""The desktop window with real widgets and the real starter model (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from assistant.core.paths import get_paths
+
+pytestmark = pytest.mark.timeout(300)
+LOAD_MS = 60_000
+ANSWER_MS = 60_000
+
+
+def _settings(home, **generation) -> None:
+    paths = get_paths().ensure()
+    data = {"generation": {"max_tokens": 40, "seed": 11, **generation}}
+    paths.settings_file.write_text(json.dumps(data))
+
+
+@pytest.fixture
+def make_window(qtbot, assistant_home):
+    from assistant.ui.app import create_window
+
+    windows = []
+
+    def make(wait_loaded: bool = True, **generation):
+        if not get_paths().settings_file.exists():
+            _settings(assistant_home, **generation)
+        w = create_window(None)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        if wait_loaded:
+            qtbot.waitUntil(lambda: bool(w.model_info), timeout=LOAD_MS)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+
+
+def send(qtbot, w, text: str):
+    chunks: list[str] = []
+    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    qtbot.keyClicks(w.composer, text)
+    qtbot.keyClick(w.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.streaming is None and bool(chunks), timeout=ANSWER_MS)
+    return chunks
+
+
+def test_send_streams_answer_into_the_view(qtbot, make_window):
+    w = make_window()
+    chunks = send(qtbot, w, "What is the capital of France?")
+    assert len(chunks) > 1, "the answer should stream in pieces"
+    user, answer = w.chat.messages()
+    assert user.text == "What is the capital of France?"
+    assert answer.text == "".join(chunks) and "Paris" in answer.text
+    assert "Paris" in answer.body.toPlainText()
+    assert w.composer.toPlainText() == ""
+    thread = w.store.thread(w.conversation_id)
+    assert [m.role for m in thread] == ["user", "assistant"]
+    assert thread[1].status == "complete"
+    assert "tok/s" in w.speed_label.text() and "context" in w.ctx_label.text()
+    assert w.sidebar.list.count() == 1
+
+
+def test_shift_enter_makes_a_new_line(qtbot, make_window):
+    w = make_window(wait_loaded=False)
+    qtbot.keyClicks(w.composer, "line one")
+    qtbot.keyClick(w.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(w.composer, "line two")
+    assert w.composer.toPlainText() == "line one\nline two"
+    assert w.streaming is None
+
+
+def test_stop_mid_stream_keeps_partial_answer(qtbot, make_window):
+    w = make_window(max_tokens=400)
+    chunks: list[str] = []
+    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    qtbot.keyClicks(w.composer, "Tell me a very long story about a dragon.")
+    qtbot.keyClick(w.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chunks) >= 3, timeout=ANSWER_MS)
+    qtbot.keyClick(w.composer, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: w.streaming is None, timeout=ANSWER_MS)
+    answer = w.store.thread(w.conversation_id)[-1]
+    assert answer.status == "stopped"
+    assert answer.content == "".join(chunks) and len(chunks) < 50
+    assert w.chat.messages()[-1].note.text() == "stopped"
+
+
+def test_regenerate_and_branch_arrows(qtbot, make_window):
+    w = make_window()
+    send(qtbot, w, "Name a color.")
+    first = w.chat.messages()[-1].text
+    qtbot.mouseClick(w.regen_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: (
+            w.streaming is None
+            and w.chat.messages()[-1].message is not None
+            and w.chat.messages()[-1].branch_label.text() == "2/2"
+        ),
+        timeout=ANSWER_MS,
+    )
+    last = w.chat.messages()[-1]
+    assert len(w.chat.messages()) == 2
+    qtbot.mouseClick(last.prev_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.chat.messages()[-1].branch_label.text() == "1/2")
+    assert w.chat.messages()[-1].text == first
+
+
+def test_edit_makes_a_branch_and_both_are_reachable(qtbot, make_window):
+    w = make_window()
+    send(qtbot, w, "Name a fruit.")
+    user = w.chat.messages()[0]
+    qtbot.mouseClick(user.edit_btn, Qt.MouseButton.LeftButton)
+    assert w.composer.toPlainText() == "Name a fruit." and w.edit_note.isVisibleTo(w)
+    w.composer.selectAll()
+    send(qtbot, w, "Name a vegetable.")
+    widgets = w.chat.messages()
+    assert [x.text for x in widgets][:1] == ["Name a vegetable."] and len(widgets) == 2
+    assert widgets[0].branch_label.text() == "2/2"
+    qtbot.mouseClick(widgets[0].prev_btn, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.chat.messages()[0].text == "Name a fruit.")
+    assert w.chat.messages()[0].branch_label.text() == "1/2"
+
+
+def test_search_finds_an_old_conversation(qtbot, make_window):
+    w = make_window(wait_loaded=False)
+    old = w.store.create_conversation("Holiday plans")
+    w.store.add_message(old.id, "user", "We should visit the zebra sanctuary.")
+    w.store.add_message(old.id, "assistant", "Great idea.")
+    other = w.store.create_conversation("Groceries")
+    w.store.add_message(other.id, "user", "Milk and bread.")
+    qtbot.keyClick(w, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(w.sidebar.search, "zebra")
+    qtbot.waitUntil(lambda: w.sidebar.list.count() == 1, timeout=5000)
+    item = w.sidebar.list.item(0)
+    assert "Holiday plans" in item.text()
+    w.sidebar.list.itemClicked.emit(item)
+    assert w.conversation_id == old.id
+    assert w.chat.messages()[0].text.startswith("We should visit the zebra")
+
+
+def test_close_and_reopen_loses_nothing(qtbot, make_window):
+    w = make_window(max_tokens=400)
+    send(qtbot, w, "Hello!")
+    cid = w.conversation_id
+    chunks: list[str] = []
+    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    qtbot.keyClicks(w.composer, "Now tell me a long story.")
+    qtbot.keyClick(w.composer, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(chunks) >= 2, timeout=ANSWER_MS)
+    w.close()  # mid-answer: stopped cleanly, partial answer saved
+    w2 = make_window(wait_loaded=False)
+    assert w2.conversation_id == cid
+    texts = [m.text for m in w2.chat.messages()]
+    assert texts[0] == "Hello!" and texts[2] == "Now tell me a long story."
+    assert texts[3].startswith("".join(chunks))
+    assert w2.chat.messages()[3].note.text() == "stopped"
+
+
+def test_bad_model_shows_a_message_and_the_app_stays_usable(qtbot, make_window, tmp_path):
+    paths = get_paths().ensure()
+    paths.settings_file.write_text(json.dumps({"model": {"path": str(tmp_path / "gone.gguf")}}))
+    w = make_window(wait_loaded=False)
+    qtbot.waitUntil(lambda: w.banner.isVisibleTo(w), timeout=LOAD_MS)
+    assert "not found" in w.banner.text() and "Settings" in w.banner.text()
+    conv = w.store.create_conversation("Still here")
+    w.sidebar.refresh()
+    w.open_conversation(conv.id)
+    assert w.conversation_id == conv.id
+
+
+def test_corrupt_settings_fall_back_to_defaults_with_a_notice(qtbot, make_window):
+    paths = get_paths().ensure()
+    paths.settings_file.write_text('{"generation": {"temperature": "hot"}}')
+    w = make_window()
+    assert w.banner.isVisibleTo(w)
+    assert "generation.temperature" in w.banner.text()
