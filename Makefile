@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml packaging/constraints.txt Makefile
 	$(PIPC) -q torch==2.13.0
 	$(PIPC) -q -e '.[dev]'
 	$(PIPC) -q --no-deps $(STARTER_MODELS)
-	$(BIN)/python -m assistant doctor --quiet
+	$(BIN)/python -m assistant doctor --quiet --install
 	@touch $(STAMP)
 
 # System libraries for Qt, audio and the test harness. Installs what is missing
@@ -53,6 +53,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/gui_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

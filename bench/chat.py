@@ -137,7 +137,7 @@ def main() -> None:
     ttft_first = statistics.median(r[0][0] for r in runs)
     ttft_last = statistics.median(r[0][-1] for r in runs)
     prompt_tokens = runs[-1][1]
-    for turn in (0, 4, 9, 14, args.turns - 1):
+    for turn in sorted({0, *range(4, args.turns - 1, 5), args.turns - 1}):
         cells = "  ".join(f"{r[0][turn] * 1000:5.0f}" for r in runs)
         print(f"  turn {turn + 1:2d} ({runs[-1][1][turn]:4d} tok): TTFT ms {cells}")
     req = runs[-1][2]

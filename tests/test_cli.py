@@ -39,6 +39,12 @@ def test_ask_json_answers_with_stats():
     assert "## You" in shown and data["answer"].strip()[:20] in shown
 
 
+def test_empty_question_and_chat_save_nothing():
+    assert "Nothing to ask" in _clean_error(run_cli("ask", "   "))
+    assert run_cli("chat", input="/new\n/quit\n").returncode == 0
+    assert json.loads(run_cli("history", "list", "--json").stdout) == []
+
+
 def test_ask_streams_plain_text():
     r = run_cli("ask", "Say hello.", "--no-save")
     assert r.returncode == 0 and r.stdout.strip()
@@ -61,8 +67,11 @@ def test_bad_model_paths_are_one_line_errors(tmp_path):
 
 
 def test_chat_in_terminal_is_saved():
-    r = run_cli("chat", input="Hello there\n/regen\nWhat is 2+2?\n/quit\n")
+    script = "/regen\n/new\n/open 999\nHello there\n/regen\nWhat is 2+2?\n/quit\n"
+    r = run_cli("chat", input=script)
     assert r.returncode == 0, r.stderr
+    assert "Nothing to regenerate yet" in r.stderr  # and the chat went on
+    assert "No conversation with id 999" in r.stderr
     assert r.stdout.count("tok/s") == 3
     (conv,) = json.loads(run_cli("history", "list", "--json").stdout)
     exported = json.loads(run_cli("history", "export", "--id", str(conv["id"])).stdout)
@@ -108,3 +117,13 @@ def test_doctor_reports_ok():
     assert checks["starter chat model"] == "ok"
     assert checks["llama-cpp-python"] == "ok"
     assert checks["SQLite FTS5"] == "ok"
+    assert checks["chat model"] == "ok" and checks["history"] == "ok"
+
+
+def test_doctor_fails_when_the_configured_model_is_missing(tmp_path):
+    run_cli("settings", "set", "model.path", str(tmp_path / "gone.gguf"))
+    r = run_cli("doctor", "--json")
+    assert r.returncode == 1
+    checks = {c["what"]: c for c in json.loads(r.stdout)}
+    assert checks["chat model"]["status"] == "fail"
+    assert "not found" in checks["chat model"]["detail"]

@@ -36,6 +36,8 @@ def test_json_round_trip_keeps_every_branch(store, tmp_path):
         assert (again.imported, again.skipped) == (0, 1)
         (conv,) = other.list_conversations()
         orig = store.get_conversation(cid)
+        assert int(conv.updated_at) == int(orig.updated_at)
+        assert int(conv.created_at) == int(orig.created_at)
         assert (conv.uid, conv.title, conv.system_prompt) == (
             orig.uid,
             orig.title,
@@ -45,6 +47,22 @@ def test_json_round_trip_keeps_every_branch(store, tmp_path):
         want = [(m.role, m.content, m.status, m.stats) for m in store.messages(cid)]
         assert got == want
         assert [m.content for m in other.thread(conv.id)] == ["Hello **there**", "Another take"]
+
+
+def test_export_import_export_is_stable(store, tmp_path):
+    import time
+
+    for title in ("first", "second", "third"):
+        c = store.create_conversation(title)
+        store.add_message(c.id, "user", f"hello {title}")
+        time.sleep(1.05)  # exports keep whole seconds
+    first = exchange.export_json(store)
+    f = tmp_path / "e.json"
+    f.write_text(json.dumps(first))
+    with HistoryStore(tmp_path / "c.sqlite3") as other:
+        exchange.import_json(other, f)
+        assert [c.title for c in other.list_conversations()] == ["third", "second", "first"]
+        assert exchange.export_json(other) == first
 
 
 def test_markdown_export_shows_current_branch(store):

@@ -75,7 +75,11 @@ def test_resolve_folder_and_default(tmp_path, starter_gguf):
     assert resolve_model_path(None) == starter_gguf
     write_tiny_gguf(tmp_path / "b.gguf")
     shutil.copy(tmp_path / "b.gguf", tmp_path / "a-mmproj.gguf")
-    assert resolve_model_path(tmp_path).name == "b.gguf"
+    (tmp_path / "0-broken.gguf").write_text("<html>not a model</html>")
+    assert resolve_model_path(tmp_path).name == "b.gguf"  # broken one skipped
+    (tmp_path / "b.gguf").write_bytes(b"")
+    with pytest.raises(ModelError, match=r"None of the 2 \.gguf files"):
+        resolve_model_path(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ModelError, match=r"No \.gguf models"):

@@ -17,7 +17,7 @@ from assistant.core.settings import (
 
 def test_assistant_home_holds_everything(assistant_home):
     p = get_paths().ensure()
-    for d in (p.config_dir, p.data_dir, p.cache_dir, p.models_dir):
+    for d in (p.config_dir, p.data_dir, p.cache_dir):
         assert d.is_relative_to(assistant_home)
     assert p.history_db.is_relative_to(assistant_home)
 
@@ -61,6 +61,19 @@ def test_newer_schema_is_refused_not_overwritten():
     with pytest.raises(SettingsError, match="newer version"):
         load_settings()
     assert json.loads(f.read_text())["schema_version"] == SCHEMA_VERSION + 1
+
+
+def test_set_value_conveniences():
+    s = set_value(Settings(), "generation.seed", 5)
+    assert set_value(s, "generation.seed", "").generation.seed is None
+    assert set_value(s, "generation.seed", None).generation.seed is None
+    assert set_value(s, "generation.stop", "END").generation.stop == ["END"]
+    assert set_value(s, "generation.stop", ["a", "b"]).generation.stop == ["a", "b"]
+    assert set_value(s, "chat.system_prompt", "").chat.system_prompt == ""
+    with pytest.raises(SettingsError, match="managed by the assistant"):
+        set_value(s, "schema_version", 2)
+    with pytest.raises(SettingsError, match=r"model\.n_ctx"):
+        set_value(s, "model.n_ctx", "")
 
 
 def test_set_value_validates():

@@ -49,9 +49,11 @@ def _stream_to(out, chunks: Iterator[Chunk], dim: common.Dim, show: bool = True)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    question = " ".join(args.question).strip()
+    if not question:
+        raise AssistantError("Nothing to ask: the question is empty.", 'Try `assistant ask "…"`.')
     settings = common.settings()
     engine = common.open_engine(settings, args.model)
-    question = " ".join(args.question)
     cancel = CancelToken()
     dim = common.Dim()
     with common.open_store() as store:
@@ -85,65 +87,94 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(store, conv_id: int, dim: common.Dim) -> None:
+    for m in store.thread(conv_id):
+        note = "" if m.status == "complete" else dim(f"  [{m.status}]")
+        print(("you> " if m.role == "user" else "") + m.content + note)
+
+
+class _Chat:
+    """The terminal chat's state: a conversation is created with its first message."""
+
+    def __init__(self, store, service: ChatService, dim: common.Dim) -> None:
+        self.store, self.service, self.dim = store, service, dim
+        self.conv_id: int | None = None
+
+    def command(self, text: str) -> Iterator[Chunk] | bool | None:
+        """Run a /command. Returns chunks to stream, False to quit, None when done."""
+        cmd, _, rest = text.partition(" ")
+        dim = self.dim
+        if cmd in ("/quit", "/exit"):
+            return False
+        if cmd == "/help":
+            print(HELP)
+        elif cmd == "/new":
+            self.conv_id = None
+            print(dim("new conversation: it is saved with its first message"))
+        elif cmd == "/list":
+            convs = self.store.list_conversations(limit=15)
+            for c in convs:
+                print(f"{c.id:>5}  {c.title or '(untitled)'}")
+            if not convs:
+                print(dim("no conversations yet"))
+        elif cmd == "/open":
+            if not rest.strip().isdigit():
+                print(dim("usage: /open ID (see /list)"))
+                return None
+            conv = self.store.get_conversation(int(rest))
+            self.conv_id = conv.id
+            print(dim(f"conversation {conv.id}: {conv.title or '(untitled)'}"))
+            _replay(self.store, conv.id, dim)
+        elif cmd == "/regen":
+            if self.conv_id is None:
+                raise AssistantError("Nothing to regenerate yet.", "Send a message first.")
+            self.cancel = CancelToken()
+            return self.service.regenerate(self.conv_id, self.cancel)
+        else:
+            print(dim(f"unknown command {cmd}; /help lists them"))
+        return None
+
+    def send(self, text: str) -> Iterator[Chunk]:
+        if self.conv_id is None:
+            self.conv_id = self.service.new_conversation().id
+        self.cancel = CancelToken()
+        return self.service.send(self.conv_id, text, self.cancel)
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = common.settings()
     dim = common.Dim(sys.stdout)
-    print(dim("Loading the model…"), flush=True)
-    engine = common.open_engine(settings, args.model)
     with common.open_store() as store:
-        service = ChatService(store, engine, settings)
-        conv = store.get_conversation(args.resume) if args.resume else service.new_conversation()
-        print(dim(f"{engine.name} · conversation {conv.id} · /help for commands"))
-        for m in store.thread(conv.id) if args.resume else []:
-            print(("you> " if m.role == "user" else "") + m.content)
+        if args.resume is not None:
+            store.get_conversation(args.resume)  # fail fast, before loading the model
+        print(dim("Loading the model…"), flush=True)
+        engine = common.open_engine(settings, args.model)
+        chat = _Chat(store, ChatService(store, engine, settings), dim)
+        print(dim(f"{engine.name} · /help for commands · Ctrl+D or /quit to leave"))
+        if args.resume is not None:
+            chat.conv_id = args.resume
+            _replay(store, args.resume, dim)
         while True:
             try:
-                line = input("you> ")
+                text = input("you> ").strip()
             except EOFError:
                 print()
                 return 0
             except KeyboardInterrupt:
-                print()
-                return 0
-            text = line.strip()
+                print(dim("\n(Ctrl+D or /quit to leave)"))
+                continue
             if not text:
                 continue
-            if text.startswith("/"):
-                cmd, _, rest = text.partition(" ")
-                if cmd in ("/quit", "/exit"):
-                    return 0
-                if cmd == "/help":
-                    print(HELP)
-                    continue
-                if cmd == "/new":
-                    conv = service.new_conversation()
-                    print(dim(f"new conversation {conv.id}"))
-                    continue
-                if cmd == "/list":
-                    for c in store.list_conversations(limit=15):
-                        print(f"{c.id:>5}  {c.title or '(untitled)'}")
-                    continue
-                if cmd == "/open":
-                    try:
-                        conv = store.get_conversation(int(rest))
-                    except (ValueError, AssistantError):
-                        print(dim("usage: /open ID (see /list)"))
-                        continue
-                    for m in store.thread(conv.id):
-                        print(("you> " if m.role == "user" else "") + m.content)
-                    continue
-                if cmd == "/regen":
-                    chunks = service.regenerate(conv.id, cancel := CancelToken())
-                else:
-                    print(dim(f"unknown command {cmd}; /help lists them"))
-                    continue
-            else:
-                chunks = service.send(conv.id, text, cancel := CancelToken())
             try:
-                with common.ctrl_c_cancels(cancel):
+                chunks = chat.command(text) if text.startswith("/") else chat.send(text)
+                if chunks is False:
+                    return 0
+                if chunks is None:
+                    continue
+                with common.ctrl_c_cancels(chat.cancel):
                     done = _stream_to(sys.stdout, chunks, dim)
             except AssistantError as e:
-                print(f"\nerror: {e}", file=sys.stderr)
+                print(f"error: {e}", file=sys.stderr)
                 continue
             print()
             if done is not None:

@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("doctor", help="check the installation")
     d.add_argument("--quiet", action="store_true", help="print only problems")
     d.add_argument("--json", action="store_true")
+    d.add_argument(
+        "--install",
+        action="store_true",
+        help="only what setup installs (not your settings or data)",
+    )
     d.set_defaults(func=cmd_doctor)
 
 
@@ -59,6 +64,33 @@ def _settings() -> Check:
     return ("ok", "settings", str(get_paths().settings_file))
 
 
+def _chat_model() -> Check:
+    """The model the app will actually open: settings, else the starter."""
+    from assistant.core import gguf_file
+    from assistant.core.models import resolve_model_path
+
+    try:
+        path = resolve_model_path(load_settings().model.path)
+        info = gguf_file.inspect(path)
+    except AssistantError as e:
+        return ("fail", "chat model", str(e))
+    return ("ok", "chat model", f"{info.name} ({info.architecture}, {info.quantization}): {path}")
+
+
+def _history() -> Check:
+    from assistant.core.history import HistoryStore
+
+    p = get_paths()
+    if not p.history_db.exists():
+        return ("ok", "history", f"{p.history_db} (created on first use)")
+    try:
+        with HistoryStore(p.history_db, p.backups_dir) as store:
+            n = len(store.list_conversations())
+    except AssistantError as e:
+        return ("fail", "history", str(e))
+    return ("ok", "history", f"{n} conversation(s) in {p.history_db}")
+
+
 def _data_dir() -> Check:
     p = get_paths()
     try:
@@ -82,13 +114,19 @@ CHECKS: list[Callable[[], Check]] = [
     _llama,
     _fts5,
     _settings,
+    _chat_model,
+    _history,
     _data_dir,
     _portaudio,
 ]
 
 
+INSTALL_CHECKS: list[Callable[[], Check]] = [*(_starter(m) for m in starter.ALL), _llama, _fts5]
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
-    results = [c() for c in CHECKS]
+    checks = INSTALL_CHECKS if args.install else CHECKS
+    results = [c() for c in checks]
     if args.json:
         print(
             json.dumps([dict(zip(("status", "what", "detail"), r, strict=True)) for r in results])

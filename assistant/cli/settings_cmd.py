@@ -31,7 +31,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_path(args: argparse.Namespace) -> int:
     p = get_paths()
-    print(f"settings: {p.settings_file}\nhistory:  {p.history_db}\nmodels:   {p.models_dir}")
+    print(f"settings: {p.settings_file}\nhistory:  {p.history_db}")
     print(f"backups:  {p.backups_dir}\nlogs:     {p.logs_dir}")
     return 0
 

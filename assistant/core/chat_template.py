@@ -75,7 +75,7 @@ class ChatTemplate:
             self._template = env.from_string(source)
         except TemplateError as e:
             raise ChatTemplateError(
-                f"The chat template ({self.name}) is not valid Jinja: {e}.",
+                f"The chat template ({self.name}) is not valid Jinja: {str(e).rstrip('.')}.",
                 "Set model.chat_template to 'chatml' or to a working template.",
             ) from e
 
@@ -105,13 +105,18 @@ class ChatTemplate:
         except ChatTemplateError:
             raise
         except SecurityError as e:
+            hint = (
+                "Fix model.chat_template in settings, or set it to 'chatml'."
+                if self.name == "settings override"
+                else "Use a model from a trusted source, or set model.chat_template to 'chatml'."
+            )
+            reason = str(e).rstrip(".")
             raise ChatTemplateError(
-                f"Blocked an unsafe chat template ({self.name}): {e}.",
-                "Use a model from a trusted source, or set model.chat_template to 'chatml'.",
+                f"Blocked an unsafe chat template ({self.name}): {reason}.", hint
             ) from e
         except Exception as e:  # a broken template is bad input, not a crash
             raise ChatTemplateError(
-                f"The chat template ({self.name}) failed: {type(e).__name__}: {e}.",
+                f"The chat template ({self.name}) failed: {type(e).__name__}: {str(e).rstrip('.')}.",
                 "Set model.chat_template to 'chatml' or to a working template.",
             ) from e
         return "".join(out)

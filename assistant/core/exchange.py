@@ -125,7 +125,8 @@ def import_json(store: HistoryStore, path: Path) -> ImportReport:
     for i, c in enumerate(convs):
         _validate_conversation(c, f"conversation #{i + 1}")
     report = ImportReport()
-    for c in convs:
+    # Oldest first, so ids follow the original order.
+    for c in sorted(convs, key=lambda c: _ts(c.get("created_at", 0), "conversation")):
         if store.find_conversation_uid(c["uid"]) is not None:
             report.skipped += 1
             continue
@@ -183,4 +184,7 @@ def _import_one(store: HistoryStore, c: dict[str, Any]) -> None:
         )
         ids[m["uid"]] = msg.id
     leaf = ids.get(c.get("current_leaf") or "") or (max(ids.values()) if ids else None)
-    store.update_conversation(conv.id, current_leaf_id=leaf, pinned=bool(c.get("pinned")))
+    updated = _ts(c.get("updated_at", 0), "conversation") or conv.created_at
+    store.update_conversation(
+        conv.id, current_leaf_id=leaf, pinned=bool(c.get("pinned")), updated_at=updated
+    )

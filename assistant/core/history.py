@@ -230,18 +230,21 @@ class HistoryStore:
             sql += f" LIMIT {int(limit)}"
         return [_conv(r) for r in self._query(sql)]
 
-    def update_conversation(self, conversation_id: int, **fields: Any) -> None:
-        allowed = {"title", "system_prompt", "model", "pinned", "current_leaf_id"}
+    def update_conversation(self, conversation_id: int, touch: bool = True, **fields: Any) -> None:
+        """Change fields; ``touch`` also moves ``updated_at`` to now (or to a given time)."""
+        allowed = {"title", "system_prompt", "model", "pinned", "current_leaf_id", "updated_at"}
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
         if not fields:
             return
+        if touch and "updated_at" not in fields:
+            fields["updated_at"] = time.time()
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as db:
             db.execute(
-                f"UPDATE conversations SET {sets}, updated_at = ? WHERE id = ?",
-                (*fields.values(), time.time(), conversation_id),
+                f"UPDATE conversations SET {sets} WHERE id = ?",
+                (*fields.values(), conversation_id),
             )
 
     def delete_conversation(self, conversation_id: int) -> None:

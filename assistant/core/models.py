@@ -32,10 +32,29 @@ def resolve_model_path(path: str | Path | None) -> Path:
         return found
     p = Path(path).expanduser()
     if p.is_dir():
-        models = gguf_files(p)
-        if not models:
-            raise ModelError(f"No .gguf models in {p}.", "Add one, or point at a .gguf file.")
-        if len(models) > 1:
-            log.info("%d models in %s; using %s", len(models), p, models[0].name)
-        return models[0]
+        return _first_usable(p)
     return p
+
+
+def _first_usable(folder: Path) -> Path:
+    """The first model in name order whose header checks out; broken ones are skipped."""
+    from assistant.core import gguf_file
+
+    models = gguf_files(folder)
+    if not models:
+        raise ModelError(f"No .gguf models in {folder}.", "Add one, or point at a .gguf file.")
+    problems = []
+    for m in models:
+        try:
+            gguf_file.inspect(m)
+        except ModelError as e:
+            log.warning("skipping %s: %s", m.name, e.message)
+            problems.append(m.name)
+            continue
+        if len(models) > 1:
+            log.info("%d models in %s; using %s", len(models), folder, m.name)
+        return m
+    raise ModelError(
+        f"None of the {len(models)} .gguf files in {folder} is usable ({', '.join(problems)}).",
+        "Check them with `assistant doctor`, or point at one file.",
+    )

@@ -43,7 +43,7 @@ class Paths:
         return self.cache_dir / "logs"
 
     def ensure(self) -> Paths:
-        for d in (self.config_dir, self.data_dir, self.cache_dir, self.models_dir):
+        for d in (self.config_dir, self.data_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -180,10 +181,18 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
         node = node[p]
     if not isinstance(node, dict) or parts[-1] not in node or isinstance(node[parts[-1]], dict):
         raise SettingsError(f"Unknown setting '{key}'.", "See `assistant settings show`.")
+    if key == "schema_version":
+        raise SettingsError("'schema_version' is managed by the assistant.", "Leave it as it is.")
+    old = node[parts[-1]]
+    if isinstance(old, list) and isinstance(value, str):
+        value = [value]  # `settings set generation.stop END`
     node[parts[-1]] = value
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
+        if value == "":  # "" clears an optional value, like null
+            with contextlib.suppress(SettingsError):
+                return set_value(settings, key, None)
         first = e.errors()[0]
         raise SettingsError(
             f"Invalid value {json.dumps(value)} for '{key}': {first['msg']}.",

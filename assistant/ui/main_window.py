@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -34,6 +34,9 @@ from assistant.ui.sidebar import Sidebar
 
 log = logging.getLogger(__name__)
 
+FIRST_PAINT = 4  # messages shown at once when a conversation opens
+OLDER_BATCH = 2  # older messages added per event-loop turn after that (~10 ms each)
+
 
 class MainWindow(QMainWindow):
     def __init__(self, paths: Paths, settings: Settings, store: HistoryStore) -> None:
@@ -45,6 +48,7 @@ class MainWindow(QMainWindow):
         self.editing_id: int | None = None
         self.streaming: MessageWidget | None = None
         self.model_info: dict = {}
+        self._reload_generation = 0
 
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
@@ -153,7 +157,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.inspector_dock.toggleViewAction())
         self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+I"))
         tools = self.menuBar().addMenu("&Settings")
-        act(tools, "Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        act(tools, "Settings…", self.open_settings, "Ctrl+,")
         act(tools, "Persona…", self.edit_persona)
 
     def _focus_search(self) -> None:
@@ -184,20 +188,42 @@ class MainWindow(QMainWindow):
         self.reload()
 
     def reload(self) -> None:
-        """Rebuild the transcript of the current branch (not per token: on switches only)."""
+        """Rebuild the transcript of the current branch (on switches only, never per token).
+
+        The newest messages appear at once; older ones are added above them a few
+        per event-loop turn, so opening a long conversation never freezes the window.
+        """
         self.chat.clear()
+        self._reload_generation += 1
         if self.conversation_id is None:
             return
         thread = self.store.thread(self.conversation_id)
-        for m in thread:
-            w = self._widget(m.role)
-            w.bind(m, [s.id for s in self.store.siblings(m.id)])
+        siblings: dict[int | None, list[int]] = {}
+        for m in self.store.messages(self.conversation_id):
+            siblings.setdefault(m.parent_id, []).append(m.id)
+        pending = [(m, siblings[m.parent_id]) for m in thread]
+        first = pending[-FIRST_PAINT:]
+        for m, sib in first:
+            self._widget(m.role).bind(m, sib)
         self._show_last_report(thread)
         self._update_buttons()
         self.chat.scroll_to_bottom()
+        self._add_older(pending[:-FIRST_PAINT], self._reload_generation)
 
-    def _widget(self, role: str) -> MessageWidget:
-        w = self.chat.add(MessageWidget(role))
+    def _add_older(self, older: list, generation: int) -> None:
+        if not older or generation != self._reload_generation:
+            return
+        batch, rest = older[-OLDER_BATCH:], older[:-OLDER_BATCH]
+        for m, sib in reversed(batch):
+            self._widget(m.role, top=True).bind(m, sib)
+        QTimer.singleShot(0, lambda: self._add_older(rest, generation))
+
+    def _widget(self, role: str, top: bool = False) -> MessageWidget:
+        w = MessageWidget(role)
+        if top:
+            self.chat.prepend(w)
+        else:
+            self.chat.add(w)
         w.edit_requested.connect(self.start_edit)
         w.regenerate_requested.connect(self.regenerate)
         w.branch_requested.connect(self.switch_branch)

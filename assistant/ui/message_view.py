@@ -166,7 +166,7 @@ class MessageWidget(QFrame):
             return
         shown = self.text if self.text else "<p style='color:gray'>…</p>"
         r = markdown_render.render(self.text, is_dark(self)) if self.text else None
-        self._code = r.code_blocks if r else []
+        self._code = list(r.code_blocks) if r else []
         self.body.setHtml(r.html if r else shown)
 
     def _copy(self) -> None:
@@ -195,9 +195,20 @@ class ChatView(QScrollArea):
         self.column.addStretch(1)
         self.setWidget(inner)
         self._follow = True
+        self._from_bottom = 0  # distance kept while older messages are added on top
         bar = self.verticalScrollBar()
-        bar.valueChanged.connect(lambda v: setattr(self, "_follow", v >= bar.maximum() - 24))
-        bar.rangeChanged.connect(lambda _lo, hi: self._follow and bar.setValue(hi))
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._follow = value >= bar.maximum() - 24
+        self._from_bottom = bar.maximum() - value
+
+    def _range_changed(self, _lo: int, hi: int) -> None:
+        # Follow new text at the bottom; otherwise keep what the user is reading in place.
+        bar = self.verticalScrollBar()
+        bar.setValue(hi if self._follow else max(0, hi - self._from_bottom))
 
     def messages(self) -> list[MessageWidget]:
         out = []
@@ -210,6 +221,11 @@ class ChatView(QScrollArea):
     def add(self, widget: MessageWidget) -> MessageWidget:
         self.column.insertWidget(self.column.count() - 1, widget)
         self._follow = True
+        return widget
+
+    def prepend(self, widget: MessageWidget) -> MessageWidget:
+        """Add an older message on top without moving the view."""
+        self.column.insertWidget(0, widget)
         return widget
 
     def clear(self) -> None:
