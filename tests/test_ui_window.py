@@ -180,3 +180,36 @@ def test_corrupt_settings_fall_back_to_defaults_with_a_notice(qtbot, make_window
     w = make_window()
     assert w.banner.isVisibleTo(w)
     assert "generation.temperature" in w.banner.text()
+
+
+def test_an_error_in_a_slot_is_shown_not_fatal(qtbot, make_window):
+    import sys
+
+    from assistant.ui.app import install_error_hook
+
+    w = make_window(wait_loaded=False)
+    old = sys.excepthook
+    try:
+        install_error_hook(w)
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError:
+            sys.excepthook(*sys.exc_info())
+        assert "No space left on device" in w.statusBar().currentMessage()
+    finally:
+        sys.excepthook = old
+
+
+def test_model_picker_switches_and_reports_failures(qtbot, make_window, tmp_path, starter_gguf):
+    w = make_window()
+    bad = tmp_path / "broken.gguf"
+    bad.write_text("<html>oops</html>")
+    w.choose_model(str(bad))
+    qtbot.waitUntil(lambda: w.banner.isVisibleTo(w), timeout=LOAD_MS)
+    assert "web page" in w.banner.text()
+    assert json.loads(get_paths().settings_file.read_text())["model"]["path"] == str(bad)
+    w.choose_model(None)  # back to the starter
+    qtbot.waitUntil(lambda: bool(w.model_info), timeout=LOAD_MS)
+    assert not w.banner.isVisibleTo(w)
+    assert w.model_info["path"] == str(starter_gguf)
+    send(qtbot, w, "Hi")

@@ -42,6 +42,24 @@ def create_window(app):  # -> MainWindow
     return window
 
 
+def install_error_hook(window) -> None:
+    """An exception in a slot is logged and shown in the status bar; the app stays up."""
+    from assistant.core.errors import AssistantError
+
+    def hook(exc_type, exc, tb) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        if isinstance(exc, AssistantError):
+            message = str(exc)
+        else:
+            log.error("unexpected error in the window", exc_info=(exc_type, exc, tb))
+            message = f"Something went wrong: {exc_type.__name__}: {exc}. Details are in the log."
+        window.statusBar().showMessage(message, 15000)
+
+    sys.excepthook = hook
+
+
 def run(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
@@ -56,6 +74,7 @@ def run(argv: list[str] | None = None) -> int:
     except AssistantError as e:
         QMessageBox.critical(None, "Assistant", str(e))
         return 1
+    install_error_hook(window)
     window.show()
     shown = time.perf_counter() - _T0
     log.info("window shown %.3f s after start", shown)

@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         tools = self.menuBar().addMenu("&Settings")
         act(tools, "Settings…", self.open_settings, "Ctrl+,")
         act(tools, "Persona…", self.edit_persona)
+        self.models_menu = tools.addMenu("Model")
+        self.models_menu.aboutToShow.connect(self._fill_models_menu)
 
     def _focus_search(self) -> None:
         self.sidebar.search.setFocus()
@@ -405,6 +407,48 @@ class MainWindow(QMainWindow):
             self.model_label.setText("Loading model…")
             self.model_info = {}
             self.engine.load(new)
+
+    def _fill_models_menu(self) -> None:
+        """The starter model, GGUFs next to the current one, and a file chooser."""
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        from assistant.core import starter
+        from assistant.core.models import gguf_files
+
+        menu = self.models_menu
+        menu.clear()
+        current = self.model_info.get("path")
+        choices: list[tuple[str, str | None]] = [(f"Starter: {starter.CHAT.name}", None)]
+        if self.settings.model.path:
+            folder = Path(self.settings.model.path).expanduser()
+            folder = folder if folder.is_dir() else folder.parent
+            if folder.is_dir():
+                choices += [(p.name, str(p)) for p in gguf_files(folder)]
+        for label, path in choices:
+            a = menu.addAction(label, lambda p=path: self.choose_model(p))
+            a.setCheckable(True)
+            starter_path = starter.CHAT.path()
+            a.setChecked(current == (path or (str(starter_path) if starter_path else None)))
+        menu.addSeparator()
+
+        def browse() -> None:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF (*.gguf)")
+            if path:
+                self.choose_model(path)
+
+        menu.addAction("Choose a GGUF file…", browse)
+
+    def choose_model(self, path: str | None) -> None:
+        new = self.settings.model_copy(deep=True)
+        new.model.path = path
+        if new.model == self.settings.model:
+            return
+        self._save(new)
+        self.model_label.setText("Loading model…")
+        self.model_info = {}
+        self.engine.load(new)
 
     def edit_persona(self) -> None:
         current = self.settings.chat.system_prompt
