@@ -66,6 +66,32 @@ def test_cancel_takes_effect_within_one_token(engine):
     assert done.stats.generated_tokens <= 4
 
 
+def test_cancel_during_a_long_prompt(engine, greedy):
+    import threading
+
+    long_q = "Summarise: " + " ".join(f"sentence {i} about rivers." for i in range(220))
+    cancel = CancelToken()
+    engine.llm.reset()
+    evals = []
+    real_eval = engine.llm.eval
+
+    def counting_eval(toks):
+        evals.append(len(toks))
+        if len(evals) == 2:
+            threading.Thread(target=cancel.cancel).start()
+            threading.Event().wait(0.05)
+        return real_eval(toks)
+
+    engine.llm.eval = counting_eval
+    try:
+        texts, done, _ = collect(engine.stream(ask(long_q), greedy, cancel))
+    finally:
+        del engine.llm.eval
+    assert done.finish_reason == "cancelled" and texts == []
+    assert done.stats.prompt_tokens > 1000
+    assert len(evals) <= 3, "stopped within a slice of the prompt, not after all of it"
+
+
 def test_cancel_before_start(engine, greedy):
     cancel = CancelToken()
     cancel.cancel()

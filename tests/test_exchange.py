@@ -70,7 +70,7 @@ def test_markdown_export_shows_current_branch(store):
     md = exchange.export_markdown(store, cid)
     assert md.startswith("# Branches")
     assert "## You" in md and "Hello **there**" in md
-    assert "Another take" in md and "(stopped)" in md
+    assert "Another take" in md and "(stopped)" in md and "(version 2 of 2)" in md
     assert "print(1)" not in md  # the other branch is not the current one
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -31,18 +32,26 @@ def _artifacts() -> Path:
 
 @pytest.fixture
 def xvfb():
-    r, w = os.pipe()
-    proc = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(w,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(w)
-    display = ":" + os.read(r, 16).decode().strip()
-    os.close(r)
-    yield display
-    proc.terminate()
-    proc.wait(10)
+    """A private X server on a free display number, up and accepting connections."""
+    for n in random.sample(range(150, 900), 20):
+        if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+            continue
+        proc = subprocess.Popen(
+            ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            stderr=subprocess.DEVNULL,
+        )
+        end = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < end:
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            time.sleep(0.2)
+            yield f":{n}"
+            proc.terminate()
+            proc.wait(10)
+            return
+    pytest.fail("could not start Xvfb")
 
 
 def _wait(predicate, timeout: float, what: str) -> None:
@@ -85,7 +94,11 @@ def test_window_screenshot_mid_conversation(xvfb, assistant_home):
     )
     try:
         xdo = lambda *a: subprocess.run(["xdotool", *a], env=env, capture_output=True, text=True)  # noqa: E731
-        _wait(lambda: xdo("search", "--name", "^Assistant$").stdout.strip(), 30, "the window")
+        try:
+            _wait(lambda: xdo("search", "--name", "^Assistant$").stdout.strip(), 30, "the window")
+        except AssertionError:
+            app.terminate()
+            raise AssertionError(f"no window; app said: {app.communicate()[1][-3000:]}") from None
         wid = xdo("search", "--name", "^Assistant$").stdout.split()[0]
         xdo("windowfocus", "--sync", wid)
         time.sleep(1.0)

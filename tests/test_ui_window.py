@@ -204,12 +204,35 @@ def test_model_picker_switches_and_reports_failures(qtbot, make_window, tmp_path
     w = make_window()
     bad = tmp_path / "broken.gguf"
     bad.write_text("<html>oops</html>")
-    w.choose_model(str(bad))
+    w.settings_actions.choose_model(str(bad))
     qtbot.waitUntil(lambda: w.banner.isVisibleTo(w), timeout=LOAD_MS)
     assert "web page" in w.banner.text()
     assert json.loads(get_paths().settings_file.read_text())["model"]["path"] == str(bad)
-    w.choose_model(None)  # back to the starter
+    w.settings_actions.choose_model(None)  # back to the starter
     qtbot.waitUntil(lambda: bool(w.model_info), timeout=LOAD_MS)
     assert not w.banner.isVisibleTo(w)
     assert w.model_info["path"] == str(starter_gguf)
     send(qtbot, w, "Hi")
+
+
+def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):
+    paths = get_paths().ensure()
+    paths.settings_file.write_text(
+        json.dumps({"model": {"n_ctx": 512}, "generation": {"max_tokens": 16, "seed": 2}})
+    )
+    w = make_window()
+    notices: list[str] = []
+    w.engine.worker.notice.connect(lambda _j, m: notices.append(m))
+    for i in range(20):
+        send(qtbot, w, f"Write a long essay, part {i}, about the history of the Roman empire.")
+        if notices:
+            break
+    assert notices, "the conversation should have outgrown the 512-token window"
+    qtbot.waitUntil(lambda: "left out" in w.statusBar().currentMessage(), timeout=5000)
+    first = w.chat.messages()[0]
+    assert "left out of the model's context" in first.note.text()
+    assert "left out" in w.inspector.label.text()
+    answers = [x for x in w.chat.messages() if x.role == "assistant"]
+    notes = [a.note.text() for a in answers]
+    stats = [a.message.stats.get("finish_reason") for a in answers]
+    assert any("cut off at the length limit" in n for n in notes), (notes, stats)

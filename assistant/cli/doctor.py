@@ -74,7 +74,7 @@ def _chat_model() -> Check:
         info = gguf_file.inspect(path)
     except AssistantError as e:
         return ("fail", "chat model", str(e))
-    return ("ok", "chat model", f"{info.name} ({info.architecture}, {info.quantization}): {path}")
+    return ("ok", "chat model", f"{path.stem} ({info.architecture}, {info.quantization}): {path}")
 
 
 def _history() -> Check:

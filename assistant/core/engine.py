@@ -39,6 +39,10 @@ from assistant.core.types import (
 
 log = logging.getLogger(__name__)
 
+# Prompt tokens evaluated between checks of the cancel flag (~0.75 s here for the
+# 135M model on 2 cores; large enough that batching stays efficient).
+PROMPT_SLICE = 128
+
 
 def default_threads() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
@@ -161,6 +165,24 @@ class ChatEngine:
             dropped_ids=tuple(t.id for t in request.turns[:cut]),
         )
 
+    def _eval_prompt(self, tokens: list[int], cancel: CancelToken) -> bool:
+        """Evaluate the uncached prompt in slices, so Stop works during a long prompt.
+
+        Leaves the last token to ``generate``, which then finds the rest cached.
+        Returns False when cancelled.
+        """
+        llm = self.llm
+        end = len(tokens) - 1
+        done = kv_state.longest_prefix(llm.input_ids[: llm.n_tokens], tokens)
+        if done >= end:
+            return True
+        llm.n_tokens = done  # eval() drops the KV cells past this point
+        for i in range(done, end, PROMPT_SLICE):
+            if cancel.cancelled:
+                return False
+            llm.eval(tokens[i : min(i + PROMPT_SLICE, end)])
+        return True
+
     def _switch_to(self, key: str | None, tokens: list[int]) -> None:
         """Bring the conversation's KV state back if another one is loaded."""
         if key == self._active_key:
@@ -219,7 +241,7 @@ class ChatEngine:
             repeat_penalty=params.repeat_penalty,
         )
         try:
-            if cancel.cancelled:
+            if not self._eval_prompt(tokens, cancel) or cancel.cancelled:
                 finish = "cancelled"
             else:
                 for tok in gen:
@@ -299,6 +321,7 @@ class ChatEngine:
             "n_ctx_train": self.info.context_length,
             "threads": self.n_threads,
             "chat_template": self.template.name,
+            "recommended": dict(self.recommended),
         }
 
 

@@ -230,6 +230,13 @@ class HistoryStore:
             sql += f" LIMIT {int(limit)}"
         return [_conv(r) for r in self._query(sql)]
 
+    def latest_conversation(self) -> Conversation | None:
+        """The conversation used most recently, pinned or not."""
+        rows = self._query(
+            f"SELECT {_CONV_COLS} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+        )
+        return _conv(rows[0]) if rows else None
+
     def update_conversation(self, conversation_id: int, touch: bool = True, **fields: Any) -> None:
         """Change fields; ``touch`` also moves ``updated_at`` to now (or to a given time)."""
         allowed = {"title", "system_prompt", "model", "pinned", "current_leaf_id", "updated_at"}
@@ -434,7 +441,9 @@ class HistoryStore:
 
     # -- search -----------------------------------------------------------
 
-    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+    def search(
+        self, query: str, limit: int = 20, marks: tuple[str, str] = ("[", "]")
+    ) -> list[SearchHit]:
         """Full-text search over every message; words are matched as prefixes."""
         words = [w.replace('"', '""') for w in query.split() if w.strip()]
         if not words:
@@ -442,11 +451,11 @@ class HistoryStore:
         fts = " ".join(f'"{w}"*' for w in words)
         rows = self._query(
             "SELECT m.conversation_id, c.title, m.id, m.role,"
-            " snippet(messages_fts, 0, '[', ']', '…', 12)"
+            " snippet(messages_fts, 0, ?, ?, '…', 16)"
             " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
             " JOIN conversations c ON c.id = m.conversation_id"
             " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
-            (fts, limit),
+            (*marks, fts, limit),
         )
         hits = [SearchHit(*r) for r in rows]
         seen = {h.conversation_id for h in hits}

@@ -81,4 +81,12 @@ def run(argv: list[str] | None = None) -> int:
     if os.environ.get("ASSISTANT_REPORT_STARTUP"):
         print(f"window-shown {shown:.4f}", flush=True)
         QTimer.singleShot(0, window.close)
-    return app.exec()
+    code = app.exec()
+    from assistant.ui.engine_worker import engine_threads_running
+
+    if engine_threads_running():
+        # The model is still busy (e.g. loading) and cannot be interrupted; the history
+        # is already committed, so leave without waiting for it.
+        logging.shutdown()
+        os._exit(code)
+    return code

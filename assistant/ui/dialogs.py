@@ -20,20 +20,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.settings import Persona, Settings
+from assistant.core.settings import SAMPLING_FALLBACK, Persona, Settings
 
 
 class SettingsDialog(QDialog):
     """Model and generation parameters; returns a new validated Settings."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        recommended: dict[str, float] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        rec = {**SAMPLING_FALLBACK, **(recommended or {})}
         self._settings = settings
         m, g = settings.model, settings.generation
         form = QFormLayout()
         self.path = QLineEdit(m.path or "")
-        self.path.setPlaceholderText("the bundled starter model")
+        self.path.setPlaceholderText("starter model")
         self.path.setAccessibleName("Model file")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -51,14 +57,14 @@ class SettingsDialog(QDialog):
         form.addRow("GPU layers (needs a GPU build)", self.gpu)
         self.temp_auto = QCheckBox("model's recommendation")
         self.temp = self._float(
-            g.temperature if g.temperature is not None else 0.7, 0, 2, "Temperature"
+            g.temperature if g.temperature is not None else rec["temperature"], 0, 2, "Temperature"
         )
         self.temp_auto.setChecked(g.temperature is None)
         self.temp_auto.toggled.connect(lambda on: self.temp.setEnabled(not on))
         self.temp.setEnabled(g.temperature is not None)
         form.addRow("Temperature", self._pair(self.temp, self.temp_auto))
         self.top_p_auto = QCheckBox("model's recommendation")
-        self.top_p = self._float(g.top_p if g.top_p is not None else 0.95, 0.01, 1, "Top-p")
+        self.top_p = self._float(g.top_p if g.top_p is not None else rec["top_p"], 0.01, 1, "Top-p")
         self.top_p_auto.setChecked(g.top_p is None)
         self.top_p_auto.toggled.connect(lambda on: self.top_p.setEnabled(not on))
         self.top_p.setEnabled(g.top_p is not None)
@@ -164,9 +170,8 @@ class PersonaDialog(QDialog):
         lay.addWidget(buttons)
 
     def _pick(self, index: int) -> None:
-        if index > 0:
+        if index > 0:  # load a preset; saving it again is the user's choice
             self.text.setPlainText(self.presets.itemData(index))
-            self.name.setText(self.presets.itemText(index))
 
     def prompt(self) -> str:
         return self.text.toPlainText().strip()

@@ -159,9 +159,24 @@ class EngineThread(QObject):
         if self.current is not None:
             self.current.cancel.cancel()
 
-    def close(self, timeout_ms: int = 10_000) -> None:
-        """Stop any answer (the partial text is saved as stopped) and end the thread."""
+    def close(self, timeout_ms: int = 10_000) -> bool:
+        """Stop any answer (the partial text is saved as stopped) and end the thread.
+
+        Returns False when the thread is still busy after ``timeout_ms`` (a model
+        load, say); the caller must then not destroy it (see app.run).
+        """
         self.stop()
         self.request_shutdown.emit()  # runs after the current answer; then quits the thread
-        if not self.thread.wait(timeout_ms):
-            log.warning("engine thread did not stop in time")
+        if self.thread.wait(timeout_ms):
+            return True
+        log.warning("engine thread still busy at exit")
+        _keep_alive.append(self)  # never let Python destroy a running QThread
+        self.setParent(None)
+        return False
+
+
+_keep_alive: list[EngineThread] = []
+
+
+def engine_threads_running() -> bool:
+    return any(e.thread.isRunning() for e in _keep_alive)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
@@ -27,7 +28,7 @@ class PromptInspector(QWidget):
         lay.addStretch(1)
         self.show_report(None)
 
-    def show_report(self, report: dict[str, Any] | None) -> None:
+    def show_report(self, report: dict[str, Any] | None, left_out: list[str] | None = None) -> None:
         if not report:
             self.label.setText("<i>Send a message to see what goes into the model's context.</i>")
             return
@@ -36,6 +37,7 @@ class PromptInspector(QWidget):
         rows = "".join(
             f"<tr><td>{name}</td><td align='right'>&nbsp;{report.get(key, 0):,}</td></tr>"
             for key, name in ROWS
+            if report.get(key, 0) or key != "context_tokens"  # memories: only when used
         )
         dropped = report.get("dropped_ids") or []
         kept = report.get("kept_messages", 0)
@@ -49,8 +51,14 @@ class PromptInspector(QWidget):
         if dropped:
             lines.append(
                 f"<b>{len(dropped)} earlier message(s) left out</b> to fit the context window "
-                f"(oldest first; the system prompt is always kept)."
+                f"(oldest first; the system prompt is always kept; they are marked in the chat):"
             )
+            for text in (left_out or [])[:10]:
+                short = " ".join(text.split())
+                short = short if len(short) <= 80 else short[:79] + "…"
+                lines.append(f"&nbsp;&nbsp;• {html.escape(short)}")
+            if len(left_out or []) > 10:
+                lines.append(f"&nbsp;&nbsp;… and {len(left_out or []) - 10} more")
         else:
             lines.append("No messages were left out.")
         self.label.setText("<br>".join(lines))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -19,23 +19,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant import __version__
-from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
+from assistant.core.history import HistoryStore, Message
 from assistant.core.paths import Paths
-from assistant.core.settings import Settings, save_settings
+from assistant.core.settings import Settings
 from assistant.core.types import Done
 from assistant.ui.composer import Composer
-from assistant.ui.dialogs import PersonaDialog, SettingsDialog
 from assistant.ui.engine_worker import EngineThread
 from assistant.ui.inspector import PromptInspector
 from assistant.ui.message_view import ChatView, MessageWidget
+from assistant.ui.settings_actions import SettingsActions
 from assistant.ui.sidebar import Sidebar
+from assistant.ui.transcript import Transcript
 
 log = logging.getLogger(__name__)
-
-FIRST_PAINT = 4  # messages shown at once when a conversation opens
-OLDER_BATCH = 2  # older messages added per event-loop turn after that (~10 ms each)
 
 
 class MainWindow(QMainWindow):
@@ -44,46 +40,37 @@ class MainWindow(QMainWindow):
         self.paths, self.settings, self.store = paths, settings, store
         self.setWindowTitle("Assistant")
         self.resize(1100, 760)
-        self.conversation_id: int | None = None
         self.editing_id: int | None = None
         self.streaming: MessageWidget | None = None
         self.model_info: dict = {}
-        self._reload_generation = 0
+        self._banner_kind = ""
+        self.settings_actions = SettingsActions(self)
 
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
+        self.transcript = Transcript(self.chat, store, self._widget)
         self.banner = QLabel()
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:8px")
         self.banner.hide()
-        self.edit_note = QLabel("Editing a message — Enter sends it as a new branch, Esc cancels")
+        self.edit_note = QLabel("Editing a message — Enter sends it as a new version, Esc cancels")
         self.edit_note.setStyleSheet("color: gray")
         self.edit_note.hide()
         self.composer = Composer()
-        self.send_btn = QPushButton("Send")
-        self.send_btn.setAccessibleName("Send")
-        self.stop_btn = QPushButton("Stop")
-        self.stop_btn.setAccessibleName("Stop the answer")
-        self.stop_btn.setToolTip("Stop (Esc)")
+        self.send_btn = self._button("Send", "Send")
+        self.stop_btn = self._button("Stop", "Stop the answer (Esc)")
         self.stop_btn.hide()
-        self.regen_btn = QPushButton("Regenerate")
-        self.regen_btn.setAccessibleName("Regenerate the last answer")
-        self.persona_btn = QPushButton("Persona…")
-        self.persona_btn.setAccessibleName("Edit persona")
+        self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
+        self.persona_btn = self._button("Persona", "Edit this conversation's persona")
 
         buttons = QHBoxLayout()
-        buttons.addWidget(self.persona_btn)
-        buttons.addStretch(1)
-        buttons.addWidget(self.regen_btn)
-        buttons.addWidget(self.stop_btn)
-        buttons.addWidget(self.send_btn)
+        for w in (self.persona_btn, None, self.regen_btn, self.stop_btn, self.send_btn):
+            buttons.addStretch(1) if w is None else buttons.addWidget(w)
         center = QWidget()
         col = QVBoxLayout(center)
-        col.setContentsMargins(0, 0, 0, 6)
-        col.addWidget(self.banner)
-        col.addWidget(self.chat, 1)
-        col.addWidget(self.edit_note)
-        col.addWidget(self.composer)
+        col.setContentsMargins(0, 0, 6, 6)
+        for w in (self.banner, self.chat, self.edit_note, self.composer):
+            col.addWidget(w, 1 if w is self.chat else 0)
         col.addLayout(buttons)
         split = QSplitter()
         split.addWidget(self.sidebar)
@@ -114,26 +101,36 @@ class MainWindow(QMainWindow):
         self.send_btn.clicked.connect(lambda: self.submit(self.composer.toPlainText().strip()))
         self.stop_btn.clicked.connect(self.stop)
         self.regen_btn.clicked.connect(self.regenerate)
-        self.persona_btn.clicked.connect(self.edit_persona)
+        self.persona_btn.clicked.connect(self.settings_actions.edit_persona)
 
         self.engine = EngineThread(str(paths.history_db), str(paths.backups_dir), self)
+        # Bound methods of this QObject: Qt queues them onto the GUI thread.
         w = self.engine.worker
         w.loaded.connect(self._loaded)
         w.load_failed.connect(self._load_failed)
         w.chunk.connect(self._chunk)
-        w.notice.connect(lambda _id, msg: self.statusBar().showMessage(msg, 8000))
+        w.notice.connect(self._notice)
         w.finished.connect(self._finished)
         w.failed.connect(self._failed)
         self.engine.load(settings)
 
         self.sidebar.refresh()
-        convs = store.list_conversations(limit=1)
-        if convs:
-            self.open_conversation(convs[0].id)
+        latest = store.latest_conversation()
+        if latest is not None:
+            self.open_conversation(latest.id)
+        self.settings_actions.update_persona_button()
         self._update_buttons()
         self.composer.setFocus()
 
-    # -- menus and shortcuts ------------------------------------------------
+    @property
+    def conversation_id(self) -> int | None:
+        return self.transcript.conversation_id
+
+    def _button(self, text: str, name: str) -> QPushButton:
+        b = QPushButton(text)
+        b.setAccessibleName(name)
+        b.setToolTip(name)
+        return b
 
     def _menus(self) -> None:
         def act(menu, text: str, slot, key: QKeySequence | str | None = None) -> QAction:
@@ -149,7 +146,7 @@ class MainWindow(QMainWindow):
         act(chat, "New chat", self.new_conversation, QKeySequence.StandardKey.New)
         act(chat, "Search", self._focus_search, QKeySequence.StandardKey.Find)
         act(chat, "Focus input", self.composer.setFocus, "Ctrl+L")
-        self.stop_action = act(chat, "Stop answer", self.stop, "Esc")
+        act(chat, "Stop answer", self.stop, "Esc")
         act(chat, "Regenerate", self.regenerate, "Ctrl+R")
         chat.addSeparator()
         act(chat, "Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -157,68 +154,52 @@ class MainWindow(QMainWindow):
         view.addAction(self.inspector_dock.toggleViewAction())
         self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+I"))
         tools = self.menuBar().addMenu("&Settings")
-        act(tools, "Settings…", self.open_settings, "Ctrl+,")
-        act(tools, "Persona…", self.edit_persona)
+        act(tools, "Settings…", self.settings_actions.open_settings, "Ctrl+,")
+        act(tools, "Persona…", self.settings_actions.edit_persona)
         self.models_menu = tools.addMenu("Model")
-        self.models_menu.aboutToShow.connect(self._fill_models_menu)
+        self.models_menu.aboutToShow.connect(self.settings_actions.fill_models_menu)
 
     def _focus_search(self) -> None:
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
+
+    def show_banner(self, text: str, kind: str) -> None:
+        self._banner_kind = kind
+        self.banner.setText(text)
+        self.banner.show()
+
+    def hide_banner(self, kind: str) -> None:
+        if self._banner_kind == kind:
+            self.banner.hide()
 
     # -- conversations --------------------------------------------------------
 
     def new_conversation(self) -> None:
         if self.streaming is not None:
             return
-        self.conversation_id = None
-        self.chat.clear()
-        self.inspector.show_report(None)
+        self.transcript.show(None)
         self.sidebar.mark_current(None)
         self._cancel_edit()
+        self._show_report(None)
+        self.settings_actions.update_persona_button()
         self.composer.setFocus()
         self._update_buttons()
 
-    def open_conversation(self, cid: int) -> None:
+    def open_conversation(self, cid: int, message_id: int | None = None) -> None:
+        """Open a conversation; with ``message_id`` (a search hit), on that message's branch."""
         if self.streaming is not None:
             self.statusBar().showMessage("Stop the answer first to switch conversations.", 4000)
             self.sidebar.mark_current(self.conversation_id)
             return
-        self.conversation_id = cid
         self._cancel_edit()
+        if message_id:
+            self.store.switch_branch(message_id)
+        thread = self.transcript.show(cid, focus=message_id or None)
         self.sidebar.mark_current(cid)
-        self.reload()
-
-    def reload(self) -> None:
-        """Rebuild the transcript of the current branch (on switches only, never per token).
-
-        The newest messages appear at once; older ones are added above them a few
-        per event-loop turn, so opening a long conversation never freezes the window.
-        """
-        self.chat.clear()
-        self._reload_generation += 1
-        if self.conversation_id is None:
-            return
-        thread = self.store.thread(self.conversation_id)
-        siblings: dict[int | None, list[int]] = {}
-        for m in self.store.messages(self.conversation_id):
-            siblings.setdefault(m.parent_id, []).append(m.id)
-        pending = [(m, siblings[m.parent_id]) for m in thread]
-        first = pending[-FIRST_PAINT:]
-        for m, sib in first:
-            self._widget(m.role).bind(m, sib)
-        self._show_last_report(thread)
+        last = next((m for m in reversed(thread) if m.role == "assistant"), None)
+        self._show_report(last)
+        self.settings_actions.update_persona_button()
         self._update_buttons()
-        self.chat.scroll_to_bottom()
-        self._add_older(pending[:-FIRST_PAINT], self._reload_generation)
-
-    def _add_older(self, older: list, generation: int) -> None:
-        if not older or generation != self._reload_generation:
-            return
-        batch, rest = older[-OLDER_BATCH:], older[:-OLDER_BATCH]
-        for m, sib in reversed(batch):
-            self._widget(m.role, top=True).bind(m, sib)
-        QTimer.singleShot(0, lambda: self._add_older(rest, generation))
 
     def _widget(self, role: str, top: bool = False) -> MessageWidget:
         w = MessageWidget(role)
@@ -239,16 +220,34 @@ class MainWindow(QMainWindow):
     def switch_branch(self, message_id: int) -> None:
         if self.streaming is None:
             self.store.switch_branch(message_id)
-            self.reload()
+            self.transcript.replace_from(message_id)
+            self._update_buttons()
 
-    def _show_last_report(self, thread) -> None:
-        last = next((m for m in reversed(thread) if m.role == "assistant"), None)
-        report = last.stats.get("prompt") if last else None
-        self.inspector.show_report(report)
+    def _show_report(self, answer: Message | None) -> None:
+        """Status bar and inspector for the conversation's last answer (or nothing yet)."""
+        stats = answer.stats if answer else {}
+        report = stats.get("prompt")
+        self.inspector.show_report(report, self._left_out_texts(report))
+        n_ctx = self.model_info.get("n_ctx")
         if report:
-            self.ctx_label.setText(f"context {report['total_tokens']:,}/{report['n_ctx']:,}")
-        if last and last.stats.get("tokens_per_s"):
-            self.speed_label.setText(f"{last.stats['tokens_per_s']:.1f} tok/s")
+            used = report["total_tokens"] + stats.get("generated_tokens", 0)
+            self.ctx_label.setText(f"context {used:,}/{report['n_ctx']:,}")
+            self.transcript.mark_left_out(set(report.get("dropped_ids") or []))
+        else:
+            self.ctx_label.setText(f"context —/{n_ctx:,}" if n_ctx else "")
+        tps, n = stats.get("tokens_per_s", 0.0), stats.get("generated_tokens", 0)
+        self.speed_label.setText(f"{tps:.1f} tok/s" if tps and n > 1 else "")
+
+    def _left_out_texts(self, report: dict | None) -> list[str]:
+        ids = (report or {}).get("dropped_ids") or []
+        out = []
+        for mid in ids[:50]:
+            try:
+                m = self.store.get_message(mid)
+            except Exception:
+                continue
+            out.append(f"{'You' if m.role == 'user' else 'Assistant'}: {m.content}")
+        return out
 
     # -- sending --------------------------------------------------------------
 
@@ -260,20 +259,19 @@ class MainWindow(QMainWindow):
             return
         if self.conversation_id is None:
             conv = self.store.create_conversation(
-                system_prompt=self.settings.chat.system_prompt,
+                system_prompt=self.settings_actions.conversation_prompt(),
                 model=self.model_info.get("name"),
             )
-            self.conversation_id = conv.id
+            self.transcript.conversation_id = conv.id
             self.sidebar.mark_current(conv.id)
         self.composer.clear()
         self._widget("user").set_text(text, final=True)
-        self._begin(self.engine.submit("send", self.conversation_id, text))
+        self._begin(self.engine.submit("send", conv_id(self), text))
 
     def _begin(self, _job) -> None:
         self.streaming = self._widget("assistant")
         self.streaming.set_text("", final=True)
-        if not self.model_info:
-            self.streaming.set_note("waiting for the model to load…")
+        self.streaming.set_note("" if self.model_info else "waiting for the model to load…")
         self.chat.scroll_to_bottom()
         self._update_buttons()
 
@@ -285,13 +283,16 @@ class MainWindow(QMainWindow):
             return
         if widgets and widgets[-1].role == "assistant":
             self.chat.truncate_after(widgets[-2] if len(widgets) > 1 else None)
-        self._begin(self.engine.submit("regenerate", self.conversation_id))
+        self._begin(self.engine.submit("regenerate", conv_id(self)))
 
     def start_edit(self, message_id: int) -> None:
         if self.streaming is not None:
             return
         self.editing_id = message_id
         self.composer.setPlainText(self.store.get_message(message_id).content)
+        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
+        for w in self.chat.messages():
+            w.set_editing(w.message is not None and w.message.id == message_id)
         self.edit_note.show()
         self.composer.setFocus()
 
@@ -299,45 +300,41 @@ class MainWindow(QMainWindow):
         if self.editing_id is not None:
             self.editing_id = None
             self.composer.clear()
+            for w in self.chat.messages():
+                w.set_editing(False)
         self.edit_note.hide()
 
     def _send_edit(self, text: str) -> None:
         mid = self.editing_id
-        assert mid is not None and self.conversation_id is not None
-        self.editing_id = None
-        self.edit_note.hide()
-        self.composer.clear()
+        assert mid is not None
+        self._cancel_edit()
         widgets = self.chat.messages()
         target = next((w for w in widgets if w.message and w.message.id == mid), None)
         before = widgets[widgets.index(target) - 1] if target and widgets.index(target) else None
         self.chat.truncate_after(before)
         self._widget("user").set_text(text, final=True)
-        self._begin(self.engine.submit("edit", self.conversation_id, text, mid))
+        self._begin(self.engine.submit("edit", conv_id(self), text, mid))
 
     def stop(self) -> None:
         if self.streaming is not None:
             self.engine.stop()
+            self.streaming.set_note("stopping…")
         elif self.editing_id is not None:
             self._cancel_edit()
+        elif self.sidebar.search.hasFocus():
+            self.sidebar.search.clear()
 
-    # -- engine signals -----------------------------------------------------------
-
-    def show_banner(self, text: str, kind: str) -> None:
-        self._banner_kind = kind
-        self.banner.setText(text)
-        self.banner.show()
-
-    def hide_banner(self, kind: str) -> None:
-        if getattr(self, "_banner_kind", None) == kind:
-            self.banner.hide()
+    # -- engine signals (queued onto the GUI thread) -----------------------------------
 
     def _loaded(self, info: dict) -> None:
         self.model_info = info
         self.hide_banner("model")
-        self.model_label.setText(f"{info['name']} · {info['threads']} threads")
-        self.ctx_label.setText(f"context 0/{info['n_ctx']:,}")
+        threads = info["threads"]
+        self.model_label.setText(f"{info['name']} · {threads} thread{'s' if threads != 1 else ''}")
         if self.streaming is not None:
             self.streaming.set_note("")
+        elif not self.ctx_label.text().startswith("context ") or "—" in self.ctx_label.text():
+            self.ctx_label.setText(f"context —/{info['n_ctx']:,}")
         self._update_buttons()
 
     def _load_failed(self, message: str) -> None:
@@ -349,37 +346,27 @@ class MainWindow(QMainWindow):
         if self.streaming is not None:
             self.streaming.append(text)
 
+    def _notice(self, _job: int, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
     def _finished(self, _job: int, done: Done) -> None:
-        s = done.stats
-        self.speed_label.setText(f"{s.tokens_per_s:.1f} tok/s")
-        if done.prompt is not None:
-            self.ctx_label.setText(f"context {done.prompt.total_tokens:,}/{done.prompt.n_ctx:,}")
-            self.inspector.show_report(done.prompt.to_dict())
         self._end()
 
     def _failed(self, _job: int, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
         if self.streaming is not None and not self.streaming.text:
             self.streaming.set_text(f"*{message}*", final=True)
-        self._end(reload=False)
-
-    def _end(self, reload: bool = True) -> None:
         self.streaming = None
-        if reload and self.conversation_id is not None:
-            self._rebind_tail()
         self.sidebar.refresh()
         self._update_buttons()
 
-    def _rebind_tail(self) -> None:
-        """Attach the stored messages to the widgets just streamed (ids, branches, status)."""
-        assert self.conversation_id is not None
-        thread = self.store.thread(self.conversation_id)
-        widgets = self.chat.messages()
-        if len(widgets) != len(thread):
-            self.reload()
-            return
-        for w, m in zip(widgets[-2:], thread[-2:], strict=False):
-            w.bind(m, [s.id for s in self.store.siblings(m.id)])
+    def _end(self) -> None:
+        self.streaming = None
+        if self.conversation_id is not None:
+            thread = self.transcript.rebind_tail()
+            self._show_report(thread[-1] if thread else None)
+        self.sidebar.refresh()
+        self._update_buttons()
 
     def _update_buttons(self) -> None:
         busy = self.streaming is not None
@@ -394,88 +381,12 @@ class MainWindow(QMainWindow):
         if widgets and widgets[-1].role == "assistant" and can_regen:
             widgets[-1].regen_btn.setVisible(True)
 
-    # -- settings and personas -------------------------------------------------------
-
-    def open_settings(self) -> None:
-        dlg = SettingsDialog(self.settings, self)
-        if not dlg.exec() or dlg.result_settings is None:
-            return
-        new = dlg.result_settings
-        reload_model = new.model != self.settings.model
-        self._save(new)
-        if reload_model:
-            self.model_label.setText("Loading model…")
-            self.model_info = {}
-            self.engine.load(new)
-
-    def _fill_models_menu(self) -> None:
-        """The starter model, GGUFs next to the current one, and a file chooser."""
-        from pathlib import Path
-
-        from PySide6.QtWidgets import QFileDialog
-
-        from assistant.core import starter
-        from assistant.core.models import gguf_files
-
-        menu = self.models_menu
-        menu.clear()
-        current = self.model_info.get("path")
-        choices: list[tuple[str, str | None]] = [(f"Starter: {starter.CHAT.name}", None)]
-        if self.settings.model.path:
-            folder = Path(self.settings.model.path).expanduser()
-            folder = folder if folder.is_dir() else folder.parent
-            if folder.is_dir():
-                choices += [(p.name, str(p)) for p in gguf_files(folder)]
-        for label, path in choices:
-            a = menu.addAction(label, lambda p=path: self.choose_model(p))
-            a.setCheckable(True)
-            starter_path = starter.CHAT.path()
-            a.setChecked(current == (path or (str(starter_path) if starter_path else None)))
-        menu.addSeparator()
-
-        def browse() -> None:
-            path, _ = QFileDialog.getOpenFileName(self, "Choose a model", "", "GGUF (*.gguf)")
-            if path:
-                self.choose_model(path)
-
-        menu.addAction("Choose a GGUF file…", browse)
-
-    def choose_model(self, path: str | None) -> None:
-        new = self.settings.model_copy(deep=True)
-        new.model.path = path
-        if new.model == self.settings.model:
-            return
-        self._save(new)
-        self.model_label.setText("Loading model…")
-        self.model_info = {}
-        self.engine.load(new)
-
-    def edit_persona(self) -> None:
-        current = self.settings.chat.system_prompt
-        if self.conversation_id is not None:
-            current = self.store.get_conversation(self.conversation_id).system_prompt or ""
-        dlg = PersonaDialog(current, self.settings, self)
-        if not dlg.exec():
-            return
-        if self.conversation_id is not None:
-            self.store.update_conversation(self.conversation_id, system_prompt=dlg.prompt())
-        self._save(dlg.updated_settings())
-
-    def _save(self, new: Settings) -> None:
-        try:
-            save_settings(new, self.paths)
-        except (OSError, AssistantError) as e:
-            self.statusBar().showMessage(f"Could not save settings: {e}", 10000)
-            return
-        self.settings = new
-        self.engine.request_settings.emit(new)
-
-    # -- closing -------------------------------------------------------------
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop a running answer (its text is saved as stopped), then end the engine thread."""
+        """Stop a running answer (what was shown is saved as stopped), end the engine thread."""
         self.engine.close()
         event.accept()
 
-    def about(self) -> str:
-        return f"Assistant {__version__}"
+
+def conv_id(window: MainWindow) -> int:
+    assert window.conversation_id is not None
+    return window.conversation_id

@@ -128,7 +128,7 @@ class MessageWidget(QFrame):
         """Attach the stored message (ids, status, branches) and show its final text."""
         self.message = message
         self._siblings = siblings
-        self.note.setText(STATUS_NOTES.get(message.status, ""))
+        self.note.setText(self._status_note())
         if len(siblings) > 1:
             i = siblings.index(message.id)
             self.branch_label.setText(f"{i + 1}/{len(siblings)}")
@@ -159,12 +159,32 @@ class MessageWidget(QFrame):
     def set_note(self, note: str) -> None:
         self.note.setText(note)
 
+    def set_editing(self, editing: bool) -> None:
+        """Highlight the message being edited."""
+        self.setStyleSheet(
+            "#userMessage { border: 2px solid palette(highlight); }" if editing else ""
+        )
+
+    def set_left_out(self, left_out: bool) -> None:
+        base = self._status_note()
+        extra = "left out of the model's context" if left_out else ""
+        self.note.setText(" · ".join(x for x in (base, extra) if x))
+
+    def _status_note(self) -> str:
+        m = self.message
+        if m is None:
+            return ""
+        if m.status == "complete" and m.stats.get("finish_reason") == "length":
+            return "cut off at the length limit"
+        return STATUS_NOTES.get(m.status, "")
+
     def _render(self) -> None:
         if self.role == "user":
             self.body.setHtml(markdown_render.plain(self.text))
             self._code = []
             return
-        shown = self.text if self.text else "<p style='color:gray'>…</p>"
+        pending = self.message is None or self.message.status == "streaming"
+        shown = "<p style='color:gray'>" + ("…" if pending else "(no text)") + "</p>"
         r = markdown_render.render(self.text, is_dark(self)) if self.text else None
         self._code = list(r.code_blocks) if r else []
         self.body.setHtml(r.html if r else shown)
@@ -196,6 +216,7 @@ class ChatView(QScrollArea):
         self.setWidget(inner)
         self._follow = True
         self._from_bottom = 0  # distance kept while older messages are added on top
+        self._hold: int | None = None  # a scroll value to keep while the tail is rebuilt
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
@@ -208,7 +229,20 @@ class ChatView(QScrollArea):
     def _range_changed(self, _lo: int, hi: int) -> None:
         # Follow new text at the bottom; otherwise keep what the user is reading in place.
         bar = self.verticalScrollBar()
-        bar.setValue(hi if self._follow else max(0, hi - self._from_bottom))
+        if self._hold is not None:
+            bar.setValue(min(self._hold, hi))
+        else:
+            bar.setValue(hi if self._follow else max(0, hi - self._from_bottom))
+
+    def hold_position(self, ms: int = 300) -> None:
+        """Keep the view still while messages below are replaced (a branch switch)."""
+        self._hold = self.verticalScrollBar().value()
+        self._follow = False
+        QTimer.singleShot(ms, lambda: setattr(self, "_hold", None))
+
+    def show_widget(self, widget: QWidget) -> None:
+        self._follow = False
+        self.ensureWidgetVisible(widget, 0, 40)
 
     def messages(self) -> list[MessageWidget]:
         out = []

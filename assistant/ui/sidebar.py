@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (
 from assistant.core.history import HistoryStore
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class Sidebar(QWidget):
-    selected = Signal(int)  # conversation id
+    selected = Signal(int, int)  # conversation id, message id to show (0: none)
     new_requested = Signal()
     deleted = Signal(int)
 
@@ -62,20 +63,23 @@ class Sidebar(QWidget):
         self.list.clear()
         if query:
             seen: set[int] = set()
-            for hit in self.store.search(query, limit=50):
+            for hit in self.store.search(query, limit=50, marks=("", "")):
                 if hit.conversation_id in seen:
                     continue
                 seen.add(hit.conversation_id)
-                snippet = " ".join(hit.snippet.split())
-                self._add(hit.conversation_id, hit.conversation_title, snippet, False)
+                snippet = " ".join(hit.snippet.split()) if hit.message_id else ""
+                self._add(
+                    hit.conversation_id, hit.conversation_title, snippet, False, hit.message_id
+                )
             return
         for c in self.store.list_conversations(limit=500):
             self._add(c.id, c.title, "", c.pinned)
 
-    def _add(self, cid: int, title: str, snippet: str, pinned: bool) -> None:
-        text = ("📌 " if pinned else "") + (title or "New conversation")
+    def _add(self, cid: int, title: str, snippet: str, pinned: bool, message_id: int = 0) -> None:
+        text = ("★ " if pinned else "") + (title or "New conversation")
         item = QListWidgetItem(text + (f"\n{snippet}" if snippet else ""))
         item.setData(ID_ROLE, cid)
+        item.setData(MESSAGE_ROLE, message_id)
         item.setToolTip(title)
         self.list.addItem(item)
         if cid == self._current:
@@ -92,8 +96,9 @@ class Sidebar(QWidget):
 
     def _pick(self, item: QListWidgetItem) -> None:
         cid = item.data(ID_ROLE)
-        if cid is not None and cid != self._current:
-            self.selected.emit(cid)
+        message_id = item.data(MESSAGE_ROLE) or 0
+        if cid is not None and (cid != self._current or message_id):
+            self.selected.emit(cid, message_id)
 
     def _menu(self, pos) -> None:
         item = self.list.itemAt(pos)
@@ -107,6 +112,7 @@ class Sidebar(QWidget):
         menu.addSeparator()
         menu.addAction("Delete…", lambda: self.delete(cid))
         menu.exec(self.list.mapToGlobal(pos))
+        self.mark_current(self._current)  # the right-click selected it; the open one stays
 
     def rename(self, cid: int) -> None:
         conv = self.store.get_conversation(cid)
@@ -124,7 +130,11 @@ class Sidebar(QWidget):
         conv = self.store.get_conversation(cid)
         if confirm:
             answer = QMessageBox.question(
-                self, "Delete conversation", f"Delete “{conv.title or 'New conversation'}”?"
+                self,
+                "Delete conversation",
+                f"Delete “{conv.title or 'New conversation'}”? This cannot be undone.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return

@@ -1,0 +1,104 @@
+"""The window's settings, model and persona actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QFileDialog
+
+from assistant.core import starter
+from assistant.core.errors import AssistantError
+from assistant.core.models import gguf_files
+from assistant.core.settings import Settings, save_settings
+from assistant.ui.dialogs import PersonaDialog, SettingsDialog
+
+if TYPE_CHECKING:
+    from assistant.ui.main_window import MainWindow
+
+
+class SettingsActions:
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+
+    def open_settings(self) -> None:
+        w = self.w
+        dlg = SettingsDialog(w.settings, w.model_info.get("recommended", {}), w)
+        if not dlg.exec() or dlg.result_settings is None:
+            return
+        new = dlg.result_settings
+        reload_model = new.model != w.settings.model
+        self.save(new)
+        if reload_model:
+            self.reload_model(new)
+
+    def reload_model(self, new: Settings) -> None:
+        self.w.model_label.setText("Loading model…")
+        self.w.model_info = {}
+        self.w.engine.load(new)
+
+    def fill_models_menu(self) -> None:
+        """The starter model, GGUFs next to the current one, and a file chooser."""
+        w = self.w
+        menu = w.models_menu
+        menu.clear()
+        current = w.model_info.get("path")
+        starter_path = starter.CHAT.path()
+        choices: list[tuple[str, str | None]] = [(f"Starter: {starter.CHAT.name}", None)]
+        if w.settings.model.path:
+            folder = Path(w.settings.model.path).expanduser()
+            folder = folder if folder.is_dir() else folder.parent
+            if folder.is_dir():
+                choices += [(p.name, str(p)) for p in gguf_files(folder)]
+        for label, path in choices:
+            a = menu.addAction(label, lambda p=path: self.choose_model(p))
+            a.setCheckable(True)
+            a.setChecked(current == (path or (str(starter_path) if starter_path else None)))
+        menu.addSeparator()
+        menu.addAction("Choose a GGUF file…", self.browse_model)
+
+    def browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Choose a model", "", "GGUF (*.gguf)")
+        if path:
+            self.choose_model(path)
+
+    def choose_model(self, path: str | None) -> None:
+        new = self.w.settings.model_copy(deep=True)
+        new.model.path = path
+        if new.model != self.w.settings.model:
+            self.save(new)
+            self.reload_model(new)
+
+    def conversation_prompt(self) -> str:
+        w = self.w
+        if w.conversation_id is None:
+            return w.settings.chat.system_prompt
+        return w.store.get_conversation(w.conversation_id).system_prompt or ""
+
+    def edit_persona(self) -> None:
+        w = self.w
+        dlg = PersonaDialog(self.conversation_prompt(), w.settings, w)
+        if not dlg.exec():
+            return
+        if w.conversation_id is not None:
+            w.store.update_conversation(w.conversation_id, touch=False, system_prompt=dlg.prompt())
+        self.save(dlg.updated_settings())
+        self.update_persona_button()
+
+    def persona_name(self) -> str:
+        prompt = self.conversation_prompt()
+        match = next((p.name for p in self.w.settings.chat.personas if p.prompt == prompt), None)
+        return match or ("none" if not prompt else "custom")
+
+    def update_persona_button(self) -> None:
+        self.w.persona_btn.setText(f"Persona: {self.persona_name()}")
+
+    def save(self, new: Settings) -> None:
+        w = self.w
+        try:
+            save_settings(new, w.paths)
+        except (OSError, AssistantError) as e:
+            w.statusBar().showMessage(f"Could not save settings: {e}", 10000)
+            return
+        w.settings = new
+        w.engine.request_settings.emit(new)
