@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,6 @@ def create_window(app):  # -> MainWindow
     from assistant.core.history import HistoryStore
     from assistant.core.paths import get_paths
     from assistant.core.settings import Settings, load_settings
-    from assistant.ui import markdown_render
     from assistant.ui.main_window import MainWindow
 
     paths = get_paths().ensure()
@@ -35,7 +33,6 @@ def create_window(app):  # -> MainWindow
     except SettingsError as e:
         settings, problem = Settings(), str(e)
     store = HistoryStore(paths.history_db, paths.backups_dir)
-    threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
     window = MainWindow(paths, settings, store)
     if problem:
         window.show_banner(f"{problem}\nUsing default settings until it is fixed.", "settings")

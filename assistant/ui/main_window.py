@@ -5,6 +5,7 @@ class only reacts to its signals."""
 from __future__ import annotations
 
 import logging
+import threading
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -23,6 +24,7 @@ from assistant.core.history import HistoryStore, Message
 from assistant.core.paths import Paths
 from assistant.core.settings import Settings
 from assistant.core.types import Done
+from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
 from assistant.ui.engine_worker import EngineThread
 from assistant.ui.inspector import PromptInspector
@@ -44,6 +46,7 @@ class MainWindow(QMainWindow):
         self.streaming: MessageWidget | None = None
         self.model_info: dict = {}
         self._banner_kind = ""
+        self._warmed = False
         self.settings_actions = SettingsActions(self)
 
         self.sidebar = Sidebar(store)
@@ -327,6 +330,10 @@ class MainWindow(QMainWindow):
     # -- engine signals (queued onto the GUI thread) -----------------------------------
 
     def _loaded(self, info: dict) -> None:
+        if not self.model_info and not self._warmed:
+            # After the model load, not beside it: both hold the GIL in bursts.
+            self._warmed = True
+            threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
         self.model_info = info
         self.hide_banner("model")
         threads = info["threads"]

@@ -14,8 +14,8 @@ from PySide6.QtCore import QTimer
 from assistant.core.history import HistoryStore, Message
 from assistant.ui.message_view import ChatView, MessageWidget
 
-FIRST_PAINT = 4  # messages shown at once when a conversation opens
-OLDER_BATCH = 2  # older messages added per event-loop turn after that (~10 ms each)
+FIRST_PAINT = 3  # messages shown at once when a conversation opens
+OLDER_BATCH = 1  # older messages added per event-loop turn after that (~10 ms each)
 
 WidgetFactory = Callable[[str, bool], MessageWidget]  # (role, on top) -> widget
 
