@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.model_info: dict = {}
         self._banner_kind = ""
         self._warmed = False
+        self._pieces = 0
         self.settings_actions = SettingsActions(self)
 
         self.sidebar = Sidebar(store)
@@ -272,6 +273,8 @@ class MainWindow(QMainWindow):
         self._begin(self.engine.submit("send", conv_id(self), text))
 
     def _begin(self, _job) -> None:
+        self._pieces = 0
+        self.speed_label.setText("reading the conversation…" if self.model_info else "")
         self.streaming = self._widget("assistant")
         self.streaming.set_text("", final=True)
         self.streaming.set_note("" if self.model_info else "waiting for the model to load…")
@@ -352,6 +355,9 @@ class MainWindow(QMainWindow):
     def _chunk(self, _job: int, text: str) -> None:
         if self.streaming is not None:
             self.streaming.append(text)
+            self._pieces += 1
+            if self._pieces % 8 == 1:  # a light progress sign; exact figures come with Done
+                self.speed_label.setText(f"answering… {self._pieces} tokens")
 
     def _notice(self, _job: int, message: str) -> None:
         self.statusBar().showMessage(message, 8000)
@@ -361,6 +367,7 @@ class MainWindow(QMainWindow):
 
     def _failed(self, _job: int, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
+        self.speed_label.setText("")
         if self.streaming is not None and not self.streaming.text:
             self.streaming.set_text(f"*{message}*", final=True)
         self.streaming = None
