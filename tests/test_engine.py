@@ -92,6 +92,17 @@ def test_cancel_during_a_long_prompt(engine, greedy):
     assert len(evals) <= 3, "stopped within a slice of the prompt, not after all of it"
 
 
+def test_prefill_while_typing_leaves_only_the_tail(engine, greedy):
+    history = [Turn("user", "Hello there.", 1), Turn("assistant", "Hi! How can I help?", 2)]
+    draft = "Please explain how rivers form deltas, in detail, with two examples from Africa."
+    req = ask(draft, key="typing", history=history)
+    engine.llm.reset()
+    cached = engine.prefill(req)
+    assert cached > 40
+    _, done, _ = collect(engine.stream(req, greedy))
+    assert done.stats.prompt_tokens - done.stats.cached_tokens <= 14
+
+
 def test_cancel_before_start(engine, greedy):
     cancel = CancelToken()
     cancel.cancel()

@@ -236,3 +236,15 @@ def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):
     notes = [a.note.text() for a in answers]
     stats = [a.message.stats.get("finish_reason") for a in answers]
     assert any("cut off at the length limit" in n for n in notes), (notes, stats)
+
+
+def test_typing_pause_reads_ahead_so_sending_is_quick(qtbot, make_window):
+    w = make_window()
+    send(qtbot, w, "Hello!")
+    draft = "Please explain, in detail, how rivers carve canyons over millions of years."
+    qtbot.keyClicks(w.composer, draft)
+    qtbot.wait(2500)  # the pause starts a prefill of the conversation plus the draft
+    send(qtbot, w, "")  # Enter sends what was typed
+    answer = w.store.thread(w.conversation_id)[-1]
+    prompt, cached = answer.stats["prompt_tokens"], answer.stats["cached_tokens"]
+    assert prompt - cached <= 14, (prompt, cached)

@@ -93,6 +93,19 @@ class ChatService:
         msg = self.store.add_message(old.conversation_id, "user", text, parent_id=old.parent_id)
         return self._answer(old.conversation_id, msg.id, cancel, params)
 
+    def draft_request(self, conversation_id: int, draft: str) -> ChatRequest:
+        """The request that sending ``draft`` now would make (for speculative prefill)."""
+        conv = self.store.get_conversation(conversation_id)
+        if conv.current_leaf_id is None:
+            base = ChatRequest(turns=[], system=conv.system_prompt, key=f"conv-{conv.id}")
+        else:
+            base = self.request_for(conversation_id, conv.current_leaf_id)
+        turns = list(base.turns)
+        if turns and turns[-1].role == "user":
+            turns.pop()  # as request_for does for an unanswered message
+        base.turns = [*turns, Turn("user", draft)]
+        return base
+
     def request_for(self, conversation_id: int, leaf_id: int) -> ChatRequest:
         conv = self.store.get_conversation(conversation_id)
         thread = self.store.thread(conversation_id, leaf_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from assistant.core import chat_template, gguf_file, kv_state, starter
 from assistant.core.context import choose_cut
-from assistant.core.errors import ModelError
+from assistant.core.errors import AssistantError, ModelError
 from assistant.core.llama_runtime import load_llama
 from assistant.core.models import resolve_model_path
 from assistant.core.settings import GenerationSettings, ModelSettings
@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 # Prompt tokens evaluated between checks of the cancel flag (~0.75 s here for the
 # 135M model on 2 cores; large enough that batching stays efficient).
 PROMPT_SLICE = 128
+# Tokens at the end of a draft left unevaluated by prefill(): its last word and the
+# template's generation prompt may still change.
+PREFILL_HOLDBACK = 12
 
 
 def default_threads() -> int:
@@ -305,6 +308,30 @@ class ChatEngine:
             return  # the cache does not hold this conversation as expected
         self.llm.n_tokens = same
         self.llm.eval(tokens[same:])
+
+    def prefill(
+        self,
+        request: ChatRequest,
+        params: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> int:
+        """Speculatively evaluate a prompt whose last user turn is still being typed.
+
+        Evaluates everything but the last few tokens (the draft's final word and the
+        generation prompt may still change), so sending it later costs only those.
+        Cancellable between slices; returns the number of prompt tokens now cached.
+        """
+        params = (params or GenerationSettings()).resolved(self.recommended)
+        try:
+            tokens, _ = self._prepare(request, params)
+        except AssistantError:
+            return 0  # too long: the real send will say so
+        self._switch_to(request.key, tokens)
+        head = tokens[:-PREFILL_HOLDBACK]
+        if len(head) < 2:
+            return 0
+        self._eval_prompt(head, cancel or CancelToken())
+        return kv_state.longest_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

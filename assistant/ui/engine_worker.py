@@ -85,6 +85,9 @@ class EngineWorker(QObject):
         if self._service is None:
             self.failed.emit(job.id, "The model is not loaded yet.")
             return
+        if job.action == "prefill":
+            self._prefill(job)
+            return
         try:
             if job.action == "send":
                 chunks = self._service.send(job.conversation_id, job.text, job.cancel)
@@ -107,6 +110,17 @@ class EngineWorker(QObject):
         except Exception as e:
             log.exception("generation failed")
             self.failed.emit(job.id, f"The answer failed: {type(e).__name__}: {e}.")
+
+    def _prefill(self, job: Job) -> None:
+        """Evaluate the conversation plus the draft being typed; never reports errors."""
+        if job.cancel.cancelled or self._engine is None:
+            return
+        try:
+            request = self._service.draft_request(job.conversation_id, job.text)
+            n = self._engine.prefill(request, cancel=job.cancel)
+            log.debug("prefilled %d prompt tokens while typing", n)
+        except Exception:  # an optimisation only
+            log.debug("prefill skipped", exc_info=True)
 
     @Slot()
     def shutdown(self) -> None:
@@ -142,6 +156,7 @@ class EngineThread(QObject):
         self.thread.start()
         self._next_id = 0
         self.current: Job | None = None
+        self._prefill_job: Job | None = None
 
     def load(self, settings: Settings, model_path: str | None = None) -> None:
         self.request_load.emit(settings, model_path)
@@ -149,11 +164,24 @@ class EngineThread(QObject):
     def submit(
         self, action: str, conversation_id: int, text: str = "", message_id: int | None = None
     ) -> Job:
+        self._cancel_prefill()  # a real answer goes first
         self._next_id += 1
         job = Job(self._next_id, action, conversation_id, text, message_id)
         self.current = job
         self.request_run.emit(job)
         return job
+
+    def prefill(self, conversation_id: int, draft: str) -> None:
+        """While the user types: evaluate the prompt so far, so sending is quick."""
+        self._cancel_prefill()
+        self._next_id += 1
+        self._prefill_job = Job(self._next_id, "prefill", conversation_id, draft)
+        self.request_run.emit(self._prefill_job)
+
+    def _cancel_prefill(self) -> None:
+        if self._prefill_job is not None:
+            self._prefill_job.cancel.cancel()
+            self._prefill_job = None
 
     def stop(self) -> None:
         if self.current is not None:
@@ -166,6 +194,7 @@ class EngineThread(QObject):
         load, say); the caller must then not destroy it (see app.run).
         """
         self.stop()
+        self._cancel_prefill()
         self.request_shutdown.emit()  # runs after the current answer; then quits the thread
         if self.thread.wait(timeout_ms):
             return True

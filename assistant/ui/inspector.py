@@ -7,6 +7,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from assistant.core.errors import AssistantError
+from assistant.core.history import HistoryStore
+
 ROWS = [
     ("system_tokens", "System prompt"),
     ("context_tokens", "Memories and documents"),
@@ -62,3 +65,15 @@ class PromptInspector(QWidget):
         else:
             lines.append("No messages were left out.")
         self.label.setText("<br>".join(lines))
+
+
+def left_out_texts(store: HistoryStore, report: dict[str, Any] | None) -> list[str]:
+    """The messages a report says were left out of the context, as "Who: text" lines."""
+    out = []
+    for mid in ((report or {}).get("dropped_ids") or [])[:50]:
+        try:
+            m = store.get_message(mid)
+        except AssistantError:  # deleted since
+            continue
+        out.append(f"{'You' if m.role == 'user' else 'Assistant'}: {m.content}")
+    return out

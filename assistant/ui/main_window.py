@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -27,13 +27,15 @@ from assistant.core.types import Done
 from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
 from assistant.ui.engine_worker import EngineThread
-from assistant.ui.inspector import PromptInspector
+from assistant.ui.inspector import PromptInspector, left_out_texts
 from assistant.ui.message_view import ChatView, MessageWidget
 from assistant.ui.settings_actions import SettingsActions
 from assistant.ui.sidebar import Sidebar
 from assistant.ui.transcript import Transcript
 
 log = logging.getLogger(__name__)
+
+PREFILL_PAUSE_MS = 400  # a pause this long in typing starts reading the draft ahead
 
 
 class MainWindow(QMainWindow):
@@ -102,6 +104,11 @@ class MainWindow(QMainWindow):
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.deleted.connect(self._deleted)
         self.composer.submitted.connect(self.submit)
+        self._typing = QTimer(self)
+        self._typing.setSingleShot(True)
+        self._typing.setInterval(PREFILL_PAUSE_MS)
+        self._typing.timeout.connect(self._prefill)
+        self.composer.textChanged.connect(self._typing.start)
         self.send_btn.clicked.connect(lambda: self.submit(self.composer.toPlainText().strip()))
         self.stop_btn.clicked.connect(self.stop)
         self.regen_btn.clicked.connect(self.regenerate)
@@ -231,7 +238,7 @@ class MainWindow(QMainWindow):
         """Status bar and inspector for the conversation's last answer (or nothing yet)."""
         stats = answer.stats if answer else {}
         report = stats.get("prompt")
-        self.inspector.show_report(report, self._left_out_texts(report))
+        self.inspector.show_report(report, left_out_texts(self.store, report))
         n_ctx = self.model_info.get("n_ctx")
         if report:
             used = report["total_tokens"] + stats.get("generated_tokens", 0)
@@ -241,17 +248,6 @@ class MainWindow(QMainWindow):
             self.ctx_label.setText(f"context —/{n_ctx:,}" if n_ctx else "")
         tps, n = stats.get("tokens_per_s", 0.0), stats.get("generated_tokens", 0)
         self.speed_label.setText(f"{tps:.1f} tok/s" if tps and n > 1 else "")
-
-    def _left_out_texts(self, report: dict | None) -> list[str]:
-        ids = (report or {}).get("dropped_ids") or []
-        out = []
-        for mid in ids[:50]:
-            try:
-                m = self.store.get_message(mid)
-            except Exception:
-                continue
-            out.append(f"{'You' if m.role == 'user' else 'Assistant'}: {m.content}")
-        return out
 
     # -- sending --------------------------------------------------------------
 
@@ -280,6 +276,18 @@ class MainWindow(QMainWindow):
         self.streaming.set_note("" if self.model_info else "waiting for the model to load…")
         self.chat.scroll_to_bottom()
         self._update_buttons()
+
+    def _prefill(self) -> None:
+        """A pause in typing: let the engine read the conversation and the draft so far."""
+        text = self.composer.toPlainText().strip()
+        if (
+            len(text) >= 8
+            and self.streaming is None
+            and self.editing_id is None
+            and self.conversation_id is not None
+            and self.model_info
+        ):
+            self.engine.prefill(self.conversation_id, text)
 
     def regenerate(self) -> None:
         if self.streaming is not None or self.conversation_id is None:
