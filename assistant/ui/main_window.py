@@ -8,7 +8,7 @@ import logging
 import threading
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
@@ -28,6 +28,7 @@ from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
 from assistant.ui.engine_worker import EngineThread
 from assistant.ui.inspector import PromptInspector, left_out_texts
+from assistant.ui.menus import build_menus
 from assistant.ui.message_view import ChatView, MessageWidget
 from assistant.ui.settings_actions import SettingsActions
 from assistant.ui.sidebar import Sidebar
@@ -98,7 +99,7 @@ class MainWindow(QMainWindow):
         for w in (self.model_label, self.speed_label, self.ctx_label):
             w.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(w)
-        self._menus()
+        self.models_menu = build_menus(self)
 
         self.sidebar.selected.connect(self.open_conversation)
         self.sidebar.new_requested.connect(self.new_conversation)
@@ -143,34 +144,7 @@ class MainWindow(QMainWindow):
         b.setToolTip(name)
         return b
 
-    def _menus(self) -> None:
-        def act(menu, text: str, slot, key: QKeySequence | str | None = None) -> QAction:
-            a = QAction(text, self)
-            if key is not None:
-                a.setShortcut(QKeySequence(key))
-            a.triggered.connect(slot)
-            menu.addAction(a)
-            self.addAction(a)
-            return a
-
-        chat = self.menuBar().addMenu("&Chat")
-        act(chat, "New chat", self.new_conversation, QKeySequence.StandardKey.New)
-        act(chat, "Search", self._focus_search, QKeySequence.StandardKey.Find)
-        act(chat, "Focus input", self.composer.setFocus, "Ctrl+L")
-        act(chat, "Stop answer", self.stop, "Esc")
-        act(chat, "Regenerate", self.regenerate, "Ctrl+R")
-        chat.addSeparator()
-        act(chat, "Quit", self.close, QKeySequence.StandardKey.Quit)
-        view = self.menuBar().addMenu("&View")
-        view.addAction(self.inspector_dock.toggleViewAction())
-        self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+I"))
-        tools = self.menuBar().addMenu("&Settings")
-        act(tools, "Settings…", self.settings_actions.open_settings, "Ctrl+,")
-        act(tools, "Persona…", self.settings_actions.edit_persona)
-        self.models_menu = tools.addMenu("Model")
-        self.models_menu.aboutToShow.connect(self.settings_actions.fill_models_menu)
-
-    def _focus_search(self) -> None:
+    def focus_search(self) -> None:
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
 
