@@ -120,16 +120,17 @@ def test_migration_backs_up_first(tmp_path, monkeypatch):
     with HistoryStore(path) as s:
         c = s.create_conversation("keep me")
         s.add_message(c.id, "user", "precious")
+    latest = migrations.LATEST_VERSION
     v2 = "ALTER TABLE conversations ADD COLUMN color TEXT;"
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, v2])
     monkeypatch.setattr(migrations, "LATEST_VERSION", len(migrations.MIGRATIONS))
     with HistoryStore(path) as s:
-        assert s.user_version() == 2
+        assert s.user_version() == latest + 1
         assert s.thread(c.id)[0].content == "precious"
     backups = list((tmp_path / "backups").glob("*.sqlite3"))
     assert len(backups) == 1
     old = sqlite3.connect(backups[0])
-    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert old.execute("PRAGMA user_version").fetchone()[0] == latest
     assert old.execute("SELECT content FROM messages").fetchone()[0] == "precious"
     old.close()
 
@@ -154,3 +155,22 @@ def test_corrupt_database_gives_one_line_error(tmp_path):
     with pytest.raises(HistoryError) as e:
         HistoryStore(path)
     assert "\n" not in str(e.value) and "move it aside" in str(e.value)
+
+
+def test_a_version_1_database_upgrades_with_its_data(tmp_path, monkeypatch):
+    """A history written by the first release opens in this one, backed up first."""
+    path = tmp_path / "h.sqlite3"
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    monkeypatch.setattr(migrations, "LATEST_VERSION", 1)
+    with HistoryStore(path) as s:
+        c = s.create_conversation("old")
+        s.add_message(c.id, "user", "from version one")
+    monkeypatch.undo()
+    with HistoryStore(path) as s:
+        assert s.user_version() == migrations.LATEST_VERSION
+        assert s.thread(c.id)[0].content == "from version one"
+        assert s.search("version")[0].conversation_id == c.id
+        tables = {r[0] for r in s._query("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "memories" in tables
+        assert s.integrity_check() == "ok"
+    assert len(list((tmp_path / "backups").glob("*before-migration-v1*"))) == 1

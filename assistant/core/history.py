@@ -147,6 +147,8 @@ class HistoryStore:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    fetch = _query  # read-only queries for modules sharing this database (memories)
+
     def has_message_uid(self, uid: str) -> bool:
         return bool(self._query("SELECT 1 FROM messages WHERE uid = ?", (uid,)))
 

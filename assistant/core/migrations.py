@@ -62,6 +62,42 @@ MIGRATIONS: list[str] = [
         INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
     END;
     """,
+    # v2: long-term memories about the user, with provenance and supersession.
+    # A memory replaced by a newer fact keeps its row (status 'superseded',
+    # superseded_by -> the new one) so its history stays visible; forgetting
+    # deletes rows for real.
+    """
+    CREATE TABLE memories (
+        id                     INTEGER PRIMARY KEY,
+        uid                    TEXT NOT NULL UNIQUE,
+        text                   TEXT NOT NULL,
+        status                 TEXT NOT NULL DEFAULT 'active'
+                               CHECK (status IN ('active', 'proposed', 'superseded', 'rejected')),
+        origin                 TEXT NOT NULL DEFAULT 'user'
+                               CHECK (origin IN ('user', 'extracted', 'imported')),
+        source_conversation_id INTEGER REFERENCES conversations(id) ON DELETE SET NULL,
+        source_message_id      INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        superseded_by          INTEGER REFERENCES memories(id) ON DELETE SET NULL,
+        created_at             REAL NOT NULL,
+        updated_at             REAL NOT NULL
+    );
+    CREATE INDEX memories_by_status ON memories(status, updated_at);
+
+    CREATE VIRTUAL TABLE memories_fts USING fts5(
+        text, content='memories', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+        INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+    CREATE TRIGGER memories_fts_update AFTER UPDATE OF text ON memories BEGIN
+        INSERT INTO memories_fts(memories_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    """,
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,157 @@
+"""Long-term memories about the user: SQLite rows with provenance and history.
+
+The source of truth for recall (the vector index is derived from these rows).
+A newer fact about the same thing supersedes the old one, which stays in the
+chain for the user to see; forgetting deletes a memory and its whole chain.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from assistant.core.errors import AssistantError
+from assistant.core.history import HistoryStore
+
+_COLS = (
+    "id, uid, text, status, origin, source_conversation_id, source_message_id, "
+    "superseded_by, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Memory:
+    id: int
+    uid: str
+    text: str
+    status: str  # active | proposed | superseded | rejected
+    origin: str  # user | extracted | imported
+    source_conversation_id: int | None
+    source_message_id: int | None
+    superseded_by: int | None
+    created_at: float
+    updated_at: float
+
+
+class MemoryStore:
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[Memory]:
+        return [Memory(*r) for r in self.store.fetch(sql, args)]
+
+    def get(self, memory_id: int) -> Memory:
+        rows = self._rows(f"SELECT {_COLS} FROM memories WHERE id = ?", (memory_id,))
+        if not rows:
+            raise AssistantError(f"No memory with id {memory_id}.", "See `assistant memory list`.")
+        return rows[0]
+
+    def add(
+        self,
+        text: str,
+        origin: str = "user",
+        source_message_id: int | None = None,
+        proposed: bool = False,
+        supersedes: Iterable[int] = (),
+    ) -> Memory:
+        """Save a memory; ``supersedes`` are the ids of facts it replaces."""
+        text = " ".join(text.split())
+        if not text:
+            raise AssistantError("A memory needs some text.")
+        now = time.time()
+        conv_id = None
+        if source_message_id is not None:
+            conv_id = self.store.get_message(source_message_id).conversation_id
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO memories (uid, text, status, origin, source_conversation_id,"
+                " source_message_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    uuid.uuid4().hex,
+                    text,
+                    "proposed" if proposed else "active",
+                    origin,
+                    conv_id,
+                    source_message_id,
+                    now,
+                    now,
+                ),
+            )
+            new_id = cur.lastrowid
+            for old in supersedes:
+                db.execute(
+                    "UPDATE memories SET status = 'superseded', superseded_by = ?, updated_at = ?"
+                    " WHERE id = ? AND id != ?",
+                    (new_id, now, old, new_id),
+                )
+        return self.get(new_id)  # type: ignore[arg-type]
+
+    def list(self, status: str | None = "active", limit: int = 500) -> list[Memory]:
+        if status is None:
+            return self._rows(
+                f"SELECT {_COLS} FROM memories ORDER BY updated_at DESC LIMIT ?", (limit,)
+            )
+        return self._rows(
+            f"SELECT {_COLS} FROM memories WHERE status = ? ORDER BY updated_at DESC LIMIT ?",
+            (status, limit),
+        )
+
+    def search_text(self, query: str, limit: int = 20) -> list[Memory]:
+        """Keyword search (FTS5, prefix match) over active memories."""
+        words = [w.replace('"', '""') for w in query.split() if w.strip()]
+        if not words:
+            return []
+        fts = " OR ".join(f'"{w}"*' for w in words)
+        return self._rows(
+            f"SELECT {', '.join('m.' + c.strip() for c in _COLS.split(','))} FROM memories_fts"
+            " JOIN memories m ON m.id = memories_fts.rowid"
+            " WHERE memories_fts MATCH ? AND m.status = 'active' ORDER BY rank LIMIT ?",
+            (fts, limit),
+        )
+
+    def edit(self, memory_id: int, text: str) -> Memory:
+        """Correct a memory: the old wording is kept as a superseded version."""
+        old = self.get(memory_id)
+        return self.add(
+            text, origin=old.origin, source_message_id=old.source_message_id, supersedes=[old.id]
+        )
+
+    def set_status(self, memory_id: int, status: str) -> Memory:
+        if status not in ("active", "rejected"):
+            raise ValueError(status)
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE memories SET status = ?, updated_at = ? WHERE id = ?",
+                (status, time.time(), memory_id),
+            )
+        return self.get(memory_id)
+
+    def history(self, memory_id: int) -> list[Memory]:
+        """The versions a memory replaced, newest first, itself included."""
+        chain = [self.get(memory_id)]
+        seen = {memory_id}
+        while True:
+            older = self._rows(
+                f"SELECT {_COLS} FROM memories WHERE superseded_by = ? ORDER BY id DESC",
+                (chain[-1].id,),
+            )
+            older = [m for m in older if m.id not in seen]
+            if not older:
+                return chain
+            chain.append(older[0])
+            seen.add(older[0].id)
+
+    def forget(self, memory_id: int) -> list[int]:
+        """Delete a memory and every older version of it; returns the deleted ids."""
+        ids = [m.id for m in self.history(memory_id)]
+        with self.store.transaction() as db:
+            db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in ids])
+        return ids
+
+    def forget_all(self) -> int:
+        with self.store.transaction() as db:
+            n = db.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
+            db.execute("DELETE FROM memories")
+        return int(n)

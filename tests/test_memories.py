@@ -1,0 +1,60 @@
+"""Long-term memories in SQLite: provenance, supersession, search, real deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.core.errors import AssistantError
+from assistant.core.history import HistoryStore
+from assistant.core.memories import MemoryStore
+
+
+@pytest.fixture
+def mem(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    yield MemoryStore(store)
+    store.close()
+
+
+def test_add_with_provenance_and_list(mem):
+    conv = mem.store.create_conversation("Chat")
+    msg = mem.store.add_message(conv.id, "user", "Remember that I live in Lyon.")
+    m = mem.add("The user lives in   Lyon.", source_message_id=msg.id)
+    assert m.text == "The user lives in Lyon." and m.status == "active" and m.origin == "user"
+    assert (m.source_conversation_id, m.source_message_id) == (conv.id, msg.id)
+    assert [x.id for x in mem.list()] == [m.id]
+    with pytest.raises(AssistantError, match="needs some text"):
+        mem.add("   ")
+
+
+def test_supersession_keeps_history_and_forget_deletes_the_chain(mem):
+    a = mem.add("The user lives in Lyon.")
+    b = mem.add("The user lives in Paris.", supersedes=[a.id])
+    c = mem.edit(b.id, "The user lives in Paris, in the 11th arrondissement.")
+    assert [m.id for m in mem.list()] == [c.id]
+    assert mem.get(a.id).status == "superseded" and mem.get(a.id).superseded_by == b.id
+    assert [m.id for m in mem.history(c.id)] == [c.id, b.id, a.id]
+    assert mem.search_text("Lyon") == []  # superseded facts are not recalled
+    assert mem.forget(c.id) == [c.id, b.id, a.id]
+    assert mem.list(status=None) == []
+    rows = mem.store.fetch("SELECT COUNT(*) FROM memories_fts WHERE memories_fts MATCH 'Lyon'")
+    assert rows[0][0] == 0, "deleted text must be gone from the search index too"
+
+
+def test_keyword_search_proposals_and_forget_all(mem):
+    mem.add("The user is allergic to peanuts.")
+    p = mem.add("The user plays the cello.", origin="extracted", proposed=True)
+    assert [m.text for m in mem.search_text("peanut")] == ["The user is allergic to peanuts."]
+    assert mem.search_text("cello") == []  # not accepted yet
+    mem.set_status(p.id, "active")
+    assert mem.search_text("cello")[0].id == p.id
+    assert mem.forget_all() == 2 and mem.list(status=None) == []
+
+
+def test_source_conversation_deletion_keeps_the_memory(mem):
+    conv = mem.store.create_conversation("Chat")
+    msg = mem.store.add_message(conv.id, "user", "I have two cats.")
+    m = mem.add("The user has two cats.", source_message_id=msg.id)
+    mem.store.delete_conversation(conv.id)
+    kept = mem.get(m.id)
+    assert kept.text == "The user has two cats." and kept.source_message_id is None
