@@ -242,8 +242,13 @@ def test_typing_pause_reads_ahead_so_sending_is_quick(qtbot, make_window):
     w = make_window()
     send(qtbot, w, "Hello!")
     draft = "Please explain, in detail, how rivers carve canyons over millions of years."
+    # A pause in typing starts a read-ahead of the conversation plus the draft.
+    # (A list, not qtbot.waitSignal: the signal comes from the engine thread.)
+    prefilled: list[int] = []
+    w.engine.worker.prefilled.connect(prefilled.append)
     qtbot.keyClicks(w.composer, draft)
-    qtbot.wait(2500)  # the pause starts a prefill of the conversation plus the draft
+    qtbot.waitUntil(lambda: bool(prefilled), timeout=ANSWER_MS)
+    assert prefilled[-1] > 20
     send(qtbot, w, "")  # Enter sends what was typed
     answer = w.store.thread(w.conversation_id)[-1]
     prompt, cached = answer.stats["prompt_tokens"], answer.stats["cached_tokens"]

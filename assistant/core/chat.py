@@ -96,30 +96,12 @@ class ChatService:
     def draft_request(self, conversation_id: int, draft: str) -> ChatRequest:
         """The request that sending ``draft`` now would make (for speculative prefill)."""
         conv = self.store.get_conversation(conversation_id)
-        if conv.current_leaf_id is None:
-            base = ChatRequest(turns=[], system=conv.system_prompt, key=f"conv-{conv.id}")
-        else:
-            base = self.request_for(conversation_id, conv.current_leaf_id)
-        turns = list(base.turns)
-        if turns and turns[-1].role == "user":
-            turns.pop()  # as request_for does for an unanswered message
-        base.turns = [*turns, Turn("user", draft)]
-        return base
+        thread = self.store.thread(conversation_id)
+        return _request(conv, [*(_turn(m) for m in thread), Turn("user", draft)])
 
     def request_for(self, conversation_id: int, leaf_id: int) -> ChatRequest:
         conv = self.store.get_conversation(conversation_id)
-        thread = self.store.thread(conversation_id, leaf_id)
-        turns: list[Turn] = []
-        for m in thread:
-            if m.role not in ("user", "assistant"):
-                continue
-            if turns and turns[-1].role == m.role:
-                # The earlier message got no answer (it failed, e.g. too long for the
-                # context). It stays in history but not in the prompt: many chat
-                # templates insist on alternating roles, and it may not fit anyway.
-                turns.pop()
-            turns.append(Turn(m.role, m.content, m.id))  # type: ignore[arg-type]
-        return ChatRequest(turns=turns, system=conv.system_prompt, key=f"conv-{conv.id}")
+        return _request(conv, [_turn(m) for m in self.store.thread(conversation_id, leaf_id)])
 
     def _answer(
         self,
@@ -164,3 +146,21 @@ class ChatService:
             raise
         finally:
             inner.close()
+
+
+def _turn(m: Message) -> Turn:
+    return Turn(m.role, m.content, m.id)  # type: ignore[arg-type]
+
+
+def _request(conv: Conversation, turns: list[Turn]) -> ChatRequest:
+    kept: list[Turn] = []
+    for t in turns:
+        if t.role not in ("user", "assistant"):
+            continue
+        if kept and kept[-1].role == t.role:
+            # The earlier message got no answer (it failed, e.g. too long for the
+            # context). It stays in history but not in the prompt: many chat
+            # templates insist on alternating roles, and it may not fit anyway.
+            kept.pop()
+        kept.append(t)
+    return ChatRequest(turns=kept, system=conv.system_prompt, key=f"conv-{conv.id}")

@@ -83,10 +83,8 @@ class ChatEngine:
         self.recommended = recommended_sampling(self.info)
         self._states = kv_state.StateCache()
         self._active_key: str | None = None
-        self._cuts: dict[str, int | None] = {}
-        self._token_counts: dict[
-            str, int
-        ] = {}  # message text -> tokens, for reports  # conversation key -> first kept message id
+        self._cuts: dict[str, int | None] = {}  # conversation key -> first kept message id
+        self._token_counts: dict[str, int] = {}  # message text -> tokens, for reports
         log.info(
             "loaded %s (%s, n_ctx=%d, threads=%d)",
             self.name,

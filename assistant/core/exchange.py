@@ -79,10 +79,8 @@ def export_markdown(store: HistoryStore, conversation_id: int) -> str:
     lines.append("")
     if c.system_prompt:
         lines += ["> **System:** " + c.system_prompt.replace("\n", "\n> "), ""]
-    versions: dict[int | None, list[int]] = {}
-    for m in store.messages(conversation_id):
-        versions.setdefault(m.parent_id, []).append(m.id)
-    for m in store.thread(conversation_id):
+    thread, versions = store.branch(conversation_id)
+    for m in thread:
         who = {"user": "You", "assistant": "Assistant"}.get(m.role, m.role.title())
         note = "" if m.status == "complete" else f" *({m.status})*"
         mine = versions.get(m.parent_id, [m.id])

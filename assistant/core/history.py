@@ -324,7 +324,21 @@ class HistoryStore:
 
     def thread(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
         """The branch ending at ``leaf_id`` (default: the current one), root first."""
-        by_id = {m.id: m for m in self.messages(conversation_id)}
+        return self.branch(conversation_id, leaf_id)[0]
+
+    def branch(
+        self, conversation_id: int, leaf_id: int | None = None
+    ) -> tuple[list[Message], dict[int | None, list[int]]]:
+        """The branch (as ``thread``) and every message's versions, from one read.
+
+        The versions map a parent id to its children's ids, oldest first: the
+        alternatives (edits, regenerations) at that point of the conversation.
+        """
+        msgs = self.messages(conversation_id)
+        versions: dict[int | None, list[int]] = {}
+        for m in msgs:
+            versions.setdefault(m.parent_id, []).append(m.id)
+        by_id = {m.id: m for m in msgs}
         if leaf_id is None:
             leaf_id = self.get_conversation(conversation_id).current_leaf_id
         out: list[Message] = []
@@ -333,7 +347,7 @@ class HistoryStore:
             out.append(node)
             node = by_id.get(node.parent_id) if node.parent_id is not None else None
         out.reverse()
-        return out
+        return out, versions
 
     def siblings(self, message_id: int) -> list[Message]:
         """Alternatives to a message (edits, regenerations), itself included."""
@@ -347,14 +361,10 @@ class HistoryStore:
 
     def leaf_under(self, message_id: int) -> int:
         """The end of the branch through ``message_id``, taking the newest child each step."""
-        m = self.get_message(message_id)
-        children: dict[int, int] = {}
-        for child in self.messages(m.conversation_id):
-            if child.parent_id is not None:
-                children[child.parent_id] = child.id  # ordered by id: newest wins
+        versions = self.branch(self.get_message(message_id).conversation_id)[1]
         node = message_id
-        while node in children:
-            node = children[node]
+        while node in versions:
+            node = versions[node][-1]  # the newest child
         return node
 
     def switch_branch(self, message_id: int) -> None:
@@ -447,10 +457,9 @@ class HistoryStore:
         self, query: str, limit: int = 20, marks: tuple[str, str] = ("[", "]")
     ) -> list[SearchHit]:
         """Full-text search over every message; words are matched as prefixes."""
-        words = [w.replace('"', '""') for w in query.split() if w.strip()]
-        if not words:
+        fts = fts_query(query)
+        if not fts:
             return []
-        fts = " ".join(f'"{w}"*' for w in words)
         rows = self._query(
             "SELECT m.conversation_id, c.title, m.id, m.role,"
             " snippet(messages_fts, 0, ?, ?, '…', 16)"
@@ -469,6 +478,13 @@ class HistoryStore:
             if conv.id not in seen:
                 hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
         return hits[:limit]
+
+
+def fts_query(text: str, op: str = " ") -> str:
+    """User words as an FTS5 query: each quoted (no operators get through), prefix-matched,
+    joined by ``op`` (" " = all words, " OR " = any). Empty when there are no words."""
+    words = [w.replace('"', '""') for w in text.split()]
+    return op.join(f'"{w}"*' for w in words)
 
 
 def _split_sql(script: str) -> list[str]:

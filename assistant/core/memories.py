@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
+from assistant.core.history import HistoryStore, fts_query
 
 _COLS = (
     "id, uid, text, status, origin, source_conversation_id, source_message_id, "
     "superseded_by, created_at, updated_at"
 )
+_M_COLS = ", ".join(f"m.{c.strip()}" for c in _COLS.split(","))
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,11 @@ class MemoryStore:
 
     def search_text(self, query: str, limit: int = 20) -> list[Memory]:
         """Keyword search (FTS5, prefix match) over active memories."""
-        words = [w.replace('"', '""') for w in query.split() if w.strip()]
-        if not words:
+        fts = fts_query(query, " OR ")
+        if not fts:
             return []
-        fts = " OR ".join(f'"{w}"*' for w in words)
         return self._rows(
-            f"SELECT {', '.join('m.' + c.strip() for c in _COLS.split(','))} FROM memories_fts"
+            f"SELECT {_M_COLS} FROM memories_fts"
             " JOIN memories m ON m.id = memories_fts.rowid"
             " WHERE memories_fts MATCH ? AND m.status = 'active' ORDER BY rank LIMIT ?",
             (fts, limit),

@@ -42,6 +42,7 @@ class EngineWorker(QObject):
     notice = Signal(int, str)
     finished = Signal(int, object)  # job id, Done
     failed = Signal(int, str)
+    prefilled = Signal(int)  # prompt tokens cached by a read-ahead while typing
 
     def __init__(self, history_path: str, backups_dir: str) -> None:
         super().__init__()
@@ -112,7 +113,7 @@ class EngineWorker(QObject):
             self.failed.emit(job.id, f"The answer failed: {type(e).__name__}: {e}.")
 
     def _prefill(self, job: Job) -> None:
-        """Evaluate the conversation plus the draft being typed; never reports errors."""
+        """Evaluate the conversation plus the draft being typed; errors are only logged."""
         if job.cancel.cancelled or self._engine is None:
             return
         try:
@@ -121,6 +122,8 @@ class EngineWorker(QObject):
             log.debug("prefilled %d prompt tokens while typing", n)
         except Exception:  # an optimisation only
             log.debug("prefill skipped", exc_info=True)
+            n = 0
+        self.prefilled.emit(n)
 
     @Slot()
     def shutdown(self) -> None:

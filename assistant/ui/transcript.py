@@ -26,13 +26,6 @@ class Transcript:
         self.conversation_id: int | None = None
         self._generation = 0
 
-    def _siblings(self) -> dict[int | None, list[int]]:
-        assert self.conversation_id is not None
-        out: dict[int | None, list[int]] = {}
-        for m in self.store.messages(self.conversation_id):
-            out.setdefault(m.parent_id, []).append(m.id)
-        return out
-
     def show(self, conversation_id: int | None, focus: int | None = None) -> list[Message]:
         """Show the current branch; ``focus`` (a message id) is built at once and scrolled to."""
         self.view.clear()
@@ -40,8 +33,7 @@ class Transcript:
         self.conversation_id = conversation_id
         if conversation_id is None:
             return []
-        thread = self.store.thread(conversation_id)
-        siblings = self._siblings()
+        thread, siblings = self.store.branch(conversation_id)
         pending = [(m, siblings[m.parent_id]) for m in thread]
         n_first = FIRST_PAINT
         if focus is not None:
@@ -72,8 +64,9 @@ class Transcript:
         """After a branch switch at ``message_id``: keep what precedes it, rebuild the rest."""
         assert self.conversation_id is not None
         widgets = self.view.messages()
+        thread, siblings = self.store.branch(self.conversation_id)
         parent = self.store.get_message(message_id).parent_id
-        versions = set(self._siblings().get(parent, []))
+        versions = set(siblings.get(parent, []))
         keep = next(
             (i for i, w in enumerate(widgets) if w.message and w.message.id in versions), None
         )
@@ -83,19 +76,16 @@ class Transcript:
         self.view.hold_position()
         self.view.truncate_after(widgets[keep - 1] if keep else None)
         self._generation += 1
-        thread = self.store.thread(self.conversation_id)
-        siblings = self._siblings()
         for m in thread[keep:]:
             self.make(m.role, False).bind(m, siblings[m.parent_id])
 
     def rebind_tail(self, count: int = 2) -> list[Message]:
         """Attach stored messages to the widgets just streamed (ids, branches, status)."""
         assert self.conversation_id is not None
-        thread = self.store.thread(self.conversation_id)
+        thread, siblings = self.store.branch(self.conversation_id)
         widgets = self.view.messages()
         if len(widgets) != len(thread):
             return self.show(self.conversation_id)
-        siblings = self._siblings()
         for w, m in zip(widgets[-count:], thread[-count:], strict=False):
             w.bind(m, siblings[m.parent_id])
         return thread
