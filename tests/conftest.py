@@ -78,6 +78,16 @@ def engine(starter_gguf: Path) -> Iterator[object]:
     eng.close()
 
 
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The real bundled all-MiniLM-L6-v2, loaded once for the session."""
+    from assistant.core.embedder import Embedder
+
+    e = Embedder(None, tmp_path_factory.mktemp("embedder-cache"))
+    e.load()
+    return e
+
+
 @pytest.fixture
 def greedy():
     from assistant.core.settings import GenerationSettings

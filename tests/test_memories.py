@@ -58,3 +58,24 @@ def test_source_conversation_deletion_keeps_the_memory(mem):
     mem.store.delete_conversation(conv.id)
     kept = mem.get(m.id)
     assert kept.text == "The user has two cats." and kept.source_message_id is None
+
+
+def test_forget_reaches_every_older_version_and_edit_supersedes_the_same_thing(mem):
+    lyon = mem.remember("The user lives in Lyon.")
+    work = mem.remember("The user works in Lyon.")
+    nice = mem.edit(work.id, "The user lives in Nice.")  # now about where they live
+    assert mem.get(lyon.id).status == "superseded" and mem.get(work.id).status == "superseded"
+    assert [m.text for m in mem.list()] == ["The user lives in Nice."]
+    rome = mem.remember("The user lives in Rome.")
+    assert {m.id for m in mem.history(rome.id)} == {rome.id, nice.id, work.id, lyon.id}
+    assert mem.edit(rome.id, "The user  lives in Rome.").id == rome.id  # unchanged: no version
+    mem.forget(rome.id)
+    assert mem.list(status=None) == []
+
+
+def test_a_turned_down_proposal_is_not_proposed_again(mem):
+    p = mem.remember("The user plays the cello.", "extracted", proposed=True)
+    mem.set_status(p.id, "rejected")
+    again = mem.remember("The user plays the cello.", "extracted", proposed=True)
+    assert again.id == p.id and again.status == "rejected"
+    assert len(mem.list(status=None)) == 1

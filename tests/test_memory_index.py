@@ -27,11 +27,6 @@ QUESTIONS = [  # paraphrases, one per fact, same order
 ]
 
 
-@pytest.fixture(scope="module")
-def embedder(tmp_path_factory):
-    return Embedder(None, tmp_path_factory.mktemp("cache"))
-
-
 def test_embeddings_are_normalised_and_paraphrases_match(embedder):
     facts = embedder.embed(FACTS)
     questions = embedder.embed(QUESTIONS)

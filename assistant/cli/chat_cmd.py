@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from assistant.cli import common
 from assistant.core.chat import ChatService
 from assistant.core.errors import AssistantError
-from assistant.core.types import CancelToken, Chunk, ContextNotice, Done, TextChunk
+from assistant.core.types import (
+    CancelToken,
+    Chunk,
+    ContextNotice,
+    Done,
+    MemoryNotice,
+    RecallNotice,
+    TextChunk,
+)
 
 HELP = """Commands: /new  start a new conversation   /regen  answer the last message again
           /list  recent conversations      /open ID  continue one
@@ -25,6 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--model", metavar="PATH", help="a GGUF file or folder (default: settings)")
     a.add_argument("--system", metavar="TEXT", help="system prompt for this question")
     a.add_argument("--no-save", action="store_true", help="do not keep it in history")
+    a.add_argument(
+        "--docs",
+        action="store_true",
+        help="answer only from your documents, with citations (see `assistant docs`)",
+    )
     a.set_defaults(func=cmd_ask)
 
     c = sub.add_parser("chat", help="chat in the terminal (saved to history)")
@@ -35,17 +48,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_chat)
 
 
-def _stream_to(out, chunks: Iterator[Chunk], dim: common.Dim, show: bool = True) -> Done | None:
-    done = None
+class _Streamed:
+    """What one answer brought besides its text."""
+
+    def __init__(self) -> None:
+        self.done: Done | None = None
+        self.recalled: list[dict] = []
+        self.saved: list[tuple[int, str]] = []
+        self.proposed: list[tuple[int, str]] = []
+
+
+def _stream_to(out, chunks: Iterator[Chunk], dim: common.Dim, show: bool = True) -> _Streamed:
+    got = _Streamed()
     for chunk in chunks:
         if isinstance(chunk, TextChunk) and show:
             out.write(chunk.text)
             out.flush()
         elif isinstance(chunk, ContextNotice):
             print(dim(f"[{chunk.message}]"), file=sys.stderr)
+        elif isinstance(chunk, RecallNotice):
+            got.recalled = list(chunk.items)
+        elif isinstance(chunk, MemoryNotice):
+            got.saved += chunk.saved
+            got.proposed += chunk.proposed
         elif isinstance(chunk, Done):
-            done = chunk
-    return done
+            got.done = chunk
+    return got
+
+
+def _sources_note(got: _Streamed) -> str | None:
+    """ "[sources: [1] guide.pdf, page 3 · 2 memories]" under an answer."""
+    docs = [i for i in got.recalled if i["kind"] == "document"]
+    parts = [f"[{n}] {d['label']}" for n, d in enumerate(docs, 1)]
+    n_mem = sum(i["kind"] == "memory" for i in got.recalled)
+    n_conv = sum(i["kind"] == "conversation" for i in got.recalled)
+    if n_mem:
+        parts.append(f"{n_mem} memor{'y' if n_mem == 1 else 'ies'}")
+    if n_conv:
+        parts.append(f"{n_conv} earlier conversation{'s' if n_conv > 1 else ''}")
+    notes = [f"[used: {' · '.join(parts)}]"] if parts else []
+    for mid, text in got.proposed:
+        notes.append(f"[remember “{text}”? `assistant memory accept {mid}`]")
+    return "\n".join(notes) or None
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -57,16 +101,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     dim = common.Dim()
     with common.open_store() as store:
-        service = ChatService(store, engine, settings)
+        service = ChatService(store, engine, settings, common.open_memory(store, settings))
         conv = service.new_conversation(args.system)
         with common.ctrl_c_cancels(cancel):
-            done = _stream_to(
-                sys.stdout, service.send(conv.id, question, cancel), dim, not args.json
+            got = _stream_to(
+                sys.stdout,
+                service.send(conv.id, question, cancel, documents_only=args.docs),
+                dim,
+                not args.json,
             )
         if args.no_save:
             store.delete_conversation(conv.id)
+    done = got.done
     assert done is not None
     if args.json:
+        citations = [i for i in got.recalled if i["kind"] == "document"]
         print(
             json.dumps(
                 {
@@ -74,6 +123,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     "finish_reason": done.finish_reason,
                     "model": engine.name,
                     "conversation_id": None if args.no_save else conv.id,
+                    "citations": citations,
+                    "recalled": got.recalled,
+                    "memories_saved": [{"id": i, "text": t} for i, t in got.saved],
+                    "memories_proposed": [{"id": i, "text": t} for i, t in got.proposed],
                     "stats": done.stats.to_dict(),
                 },
                 ensure_ascii=False,
@@ -84,6 +137,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print()
         if done.finish_reason == "cancelled":
             print(dim("[stopped]"), file=sys.stderr)
+        note = _sources_note(got)
+        if note:
+            print(dim(note), file=sys.stderr)
     return 0
 
 
@@ -149,7 +205,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             store.get_conversation(args.resume)  # fail fast, before loading the model
         print(dim("Loading the model…"), flush=True)
         engine = common.open_engine(settings, args.model)
-        chat = _Chat(store, ChatService(store, engine, settings), dim)
+        memory = common.open_memory(store, settings)
+        chat = _Chat(store, ChatService(store, engine, settings, memory), dim)
         print(dim(f"{engine.name} · /help for commands · Ctrl+D or /quit to leave"))
         if args.resume is not None:
             chat.conv_id = args.resume
@@ -172,11 +229,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 if chunks is None:
                     continue
                 with common.ctrl_c_cancels(chat.cancel):
-                    done = _stream_to(sys.stdout, chunks, dim)
+                    got = _stream_to(sys.stdout, chunks, dim)
             except AssistantError as e:
                 print(f"error: {e}", file=sys.stderr)
                 continue
             print()
+            done = got.done
+            note = _sources_note(got)
+            if note:
+                print(dim(note))
             if done is not None:
                 s = done.stats
                 note = " · stopped" if done.finish_reason == "cancelled" else ""

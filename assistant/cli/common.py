@@ -23,6 +23,12 @@ def open_store() -> HistoryStore:
     return HistoryStore(paths.history_db, paths.backups_dir)
 
 
+def open_memory(store: HistoryStore, s: Settings) -> Any:
+    from assistant.core.memory_service import MemoryService
+
+    return MemoryService(store, get_paths().ensure(), s.memory)
+
+
 def open_engine(s: Settings, model: str | None = None) -> Any:
     from assistant.core.engine import open_engine as _open
 

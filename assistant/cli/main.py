@@ -22,6 +22,8 @@ def _setup_logging(verbose: bool) -> str | None:
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(console)
+    # pypdf warns about every quirk of a damaged PDF; the skip reason says enough.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         logs = get_paths().logs_dir
         logs.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,7 @@ def _setup_logging(verbose: bool) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assistant.cli import chat_cmd, doctor, history_cmd, settings_cmd
+    from assistant.cli import chat_cmd, docs_cmd, doctor, history_cmd, memory_cmd, settings_cmd
 
     p = argparse.ArgumentParser(
         prog="assistant",
@@ -48,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     chat_cmd.register(sub)
     history_cmd.register(sub)
+    memory_cmd.register(sub)
+    docs_cmd.register(sub)
     settings_cmd.register(sub)
     doctor.register(sub)
     g = sub.add_parser("gui", help="open the desktop window (the default with a screen)")

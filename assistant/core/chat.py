@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.core.errors import AssistantError
 from assistant.core.history import Conversation, HistoryStore, Message
+from assistant.core.memory_service import NO_DOCUMENTS, NOT_IN_DOCUMENTS
 from assistant.core.settings import GenerationSettings, Settings
 from assistant.core.types import (
     CancelToken,
@@ -20,9 +21,15 @@ from assistant.core.types import (
     Chunk,
     ContextNotice,
     Done,
+    GenerationStats,
+    MemoryNotice,
+    RecallNotice,
     TextChunk,
     Turn,
 )
+
+if TYPE_CHECKING:
+    from assistant.core.memory_service import MemoryService
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +50,17 @@ def title_from(text: str) -> str:
 
 
 class ChatService:
-    def __init__(self, store: HistoryStore, engine: Engine, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: HistoryStore,
+        engine: Engine,
+        settings: Settings,
+        memory: MemoryService | None = None,
+    ) -> None:
         self.store = store
         self.engine = engine
         self.settings = settings
+        self.memory = memory
 
     def new_conversation(self, system_prompt: str | None = None) -> Conversation:
         prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
@@ -58,26 +72,37 @@ class ChatService:
         text: str,
         cancel: CancelToken | None = None,
         params: GenerationSettings | None = None,
+        documents_only: bool = False,
     ) -> Iterator[Chunk]:
-        """Add the user's message (committed at once) and stream the answer."""
+        """Add the user's message (committed at once) and stream the answer.
+
+        ``documents_only`` answers from the user's documents alone, and says so
+        instead of guessing when no passage is relevant.
+        """
         conv = self.store.get_conversation(conversation_id)
         msg = self.store.add_message(conversation_id, "user", text)
         if not conv.title:
             self.store.update_conversation(conversation_id, title=title_from(text))
-        return self._answer(conversation_id, msg.id, cancel, params)
+        saved = self.memory.remember_command(text, msg.id) if self.memory else None
+        if saved is not None:
+            reply = f"Got it, I'll remember that. Saved to memory: “{saved.text}”"
+            notice = MemoryNotice(saved=((saved.id, saved.text),))
+            return self._fixed_answer(conversation_id, msg.id, reply, "memory", notice)
+        return self._answer(conversation_id, msg.id, cancel, params, documents_only)
 
     def regenerate(
         self,
         conversation_id: int,
         cancel: CancelToken | None = None,
         params: GenerationSettings | None = None,
+        documents_only: bool = False,
     ) -> Iterator[Chunk]:
         """A new answer to the latest user message, as a sibling branch."""
         thread = self.store.thread(conversation_id)
         user = next((m for m in reversed(thread) if m.role == "user"), None)
         if user is None:
             raise AssistantError("Nothing to regenerate yet.", "Send a message first.")
-        return self._answer(conversation_id, user.id, cancel, params)
+        return self._answer(conversation_id, user.id, cancel, params, documents_only)
 
     def edit(
         self,
@@ -85,13 +110,14 @@ class ChatService:
         text: str,
         cancel: CancelToken | None = None,
         params: GenerationSettings | None = None,
+        documents_only: bool = False,
     ) -> Iterator[Chunk]:
         """Replace an earlier user message by a new branch and answer it."""
         old = self.store.get_message(message_id)
         if old.role != "user":
             raise AssistantError("Only your own messages can be edited.")
         msg = self.store.add_message(old.conversation_id, "user", text, parent_id=old.parent_id)
-        return self._answer(old.conversation_id, msg.id, cancel, params)
+        return self._answer(old.conversation_id, msg.id, cancel, params, documents_only)
 
     def draft_request(self, conversation_id: int, draft: str) -> ChatRequest:
         """The request that sending ``draft`` now would make (for speculative prefill)."""
@@ -103,14 +129,65 @@ class ChatService:
         conv = self.store.get_conversation(conversation_id)
         return _request(conv, [_turn(m) for m in self.store.thread(conversation_id, leaf_id)])
 
+    def _fixed_answer(
+        self,
+        conversation_id: int,
+        user_message_id: int,
+        text: str,
+        kind: str,
+        *before: Chunk,
+    ) -> Iterator[Chunk]:
+        """An answer the assistant gives itself (memory saved, not in documents)."""
+        yield from before
+        draft = self.store.start_draft(conversation_id, user_message_id, model="assistant")
+        self.store.finish_draft(draft.id, text, "complete", {"fixed": kind})
+        yield TextChunk(text)
+        yield Done(text, "stop", GenerationStats(model="assistant"))
+
+    def _recall(
+        self, conversation_id: int, user_message_id: int, documents_only: bool
+    ) -> tuple[list[Chunk], str | None, list[dict]] | None:
+        """Notices to show, the context for the model, and the items to keep with the answer."""
+        if self.memory is None:
+            return [], None, []
+        query = self.store.get_message(user_message_id).content
+        notices: list[Chunk] = []
+        proposal = self.memory.propose_from(query, user_message_id)
+        if proposal:
+            notices.append(proposal)
+        try:
+            found = self.memory.recall_for(query, conversation_id, documents_only)
+        except AssistantError:
+            raise
+        except Exception as e:  # recall is an aid; a broken index must not stop chat
+            log.warning("recall failed: %s", e, exc_info=True)
+            found = None
+        if documents_only and (found is None or not found.documents):
+            return None
+        if found is None or not found.items:
+            return notices, None, []
+        items = [i.to_dict() for i in found.items]
+        notices.append(RecallNotice(tuple(items)))
+        kept = [{**d, "text": d["text"][:300]} for d in items]  # shown under the answer
+        return notices, found.context, kept
+
     def _answer(
         self,
         conversation_id: int,
         user_message_id: int,
         cancel: CancelToken | None,
         params: GenerationSettings | None,
+        documents_only: bool = False,
     ) -> Iterator[Chunk]:
         request = self.request_for(conversation_id, user_message_id)
+        recalled = self._recall(conversation_id, user_message_id, documents_only)
+        if recalled is None:
+            has_docs = self.memory is not None and self.memory.has_documents()
+            reply = NOT_IN_DOCUMENTS if has_docs else NO_DOCUMENTS
+            yield from self._fixed_answer(conversation_id, user_message_id, reply, "no-documents")
+            return
+        notices, request.context, kept = recalled
+        yield from notices
         params = params or self.settings.generation
         cancel = cancel or CancelToken()
         draft: Message = self.store.start_draft(
@@ -128,6 +205,8 @@ class ChatService:
                     stats = chunk.stats.to_dict() | {"finish_reason": chunk.finish_reason}
                     if chunk.prompt is not None:  # kept for the prompt inspector
                         stats["prompt"] = chunk.prompt.to_dict()
+                    if kept:
+                        stats["recall"] = kept
                     self.store.finish_draft(draft.id, chunk.text, status, stats)
                     text = None  # type: ignore[assignment]
                 elif isinstance(chunk, ContextNotice):
@@ -146,6 +225,8 @@ class ChatService:
             raise
         finally:
             inner.close()
+        if self.memory is not None:
+            self.memory.after_answer([user_message_id, draft.id])
 
 
 def _turn(m: Message) -> Turn:

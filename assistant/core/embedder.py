@@ -88,7 +88,12 @@ class Embedder:
         with self._lock:
             if self._st is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()  # "Loading weights" on stderr
 
                 path = self._resolve()
                 try:

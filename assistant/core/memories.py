@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from assistant.core.errors import AssistantError
 from assistant.core.history import HistoryStore, fts_query
+from assistant.core.remember import normalise, slot_key
 
 _COLS = (
     "id, uid, text, status, origin, source_conversation_id, source_message_id, "
@@ -89,7 +90,49 @@ class MemoryStore:
                 )
         return self.get(new_id)  # type: ignore[arg-type]
 
-    def list(self, status: str | None = "active", limit: int = 500) -> list[Memory]:
+    def remember(
+        self,
+        text: str,
+        origin: str = "user",
+        source_message_id: int | None = None,
+        proposed: bool = False,
+    ) -> Memory:
+        """Save a fact unless it is known already; it supersedes facts about the same thing."""
+        key = slot_key(text)
+        same = normalise(text)
+        supersedes = []
+        seen = self.list("active") + (
+            self.list("proposed") + self.list("rejected") if proposed else []
+        )
+        for m in seen:
+            if normalise(m.text) == same:
+                return m  # known, already proposed, or turned down: nothing new
+            if key and m.status == "active" and slot_key(m.text) == key:
+                supersedes.append(m.id)
+        if proposed:
+            # A proposal replaces nothing until it is accepted.
+            return self.add(text, origin, source_message_id, proposed=True)
+        return self.add(text, origin, source_message_id, supersedes=supersedes)
+
+    def accept(self, memory_id: int) -> Memory:
+        """Accept a proposal: it becomes active and supersedes facts about the same thing."""
+        m = self.get(memory_id)
+        key = slot_key(m.text)
+        olds = [o.id for o in self.list("active") if key and slot_key(o.text) == key]
+        now = time.time()
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE memories SET status = 'active', updated_at = ? WHERE id = ?", (now, m.id)
+            )
+            for old in olds:
+                db.execute(
+                    "UPDATE memories SET status = 'superseded', superseded_by = ?, updated_at = ?"
+                    " WHERE id = ?",
+                    (m.id, now, old),
+                )
+        return self.get(memory_id)
+
+    def list(self, status: str | None = "active", limit: int = 100_000) -> list[Memory]:
         if status is None:
             return self._rows(
                 f"SELECT {_COLS} FROM memories ORDER BY updated_at DESC LIMIT ?", (limit,)
@@ -112,10 +155,22 @@ class MemoryStore:
         )
 
     def edit(self, memory_id: int, text: str) -> Memory:
-        """Correct a memory: the old wording is kept as a superseded version."""
+        """Correct a memory: the old wording is kept as a superseded version.
+
+        Like a new fact, the correction also replaces other facts about the same thing.
+        """
         old = self.get(memory_id)
+        if " ".join(text.split()) == old.text:
+            return old
+        key = slot_key(text)
+        same = [
+            m.id for m in self.list("active") if key and m.id != old.id and slot_key(m.text) == key
+        ]
         return self.add(
-            text, origin=old.origin, source_message_id=old.source_message_id, supersedes=[old.id]
+            text,
+            origin=old.origin,
+            source_message_id=old.source_message_id,
+            supersedes=[old.id, *same],
         )
 
     def set_status(self, memory_id: int, status: str) -> Memory:
@@ -129,19 +184,20 @@ class MemoryStore:
         return self.get(memory_id)
 
     def history(self, memory_id: int) -> list[Memory]:
-        """The versions a memory replaced, newest first, itself included."""
+        """A memory and every version it replaced (directly or not), newest first."""
         chain = [self.get(memory_id)]
         seen = {memory_id}
-        while True:
+        frontier = [memory_id]
+        while frontier:
+            marks = ",".join("?" * len(frontier))
             older = self._rows(
-                f"SELECT {_COLS} FROM memories WHERE superseded_by = ? ORDER BY id DESC",
-                (chain[-1].id,),
+                f"SELECT {_COLS} FROM memories WHERE superseded_by IN ({marks})", tuple(frontier)
             )
             older = [m for m in older if m.id not in seen]
-            if not older:
-                return chain
-            chain.append(older[0])
-            seen.add(older[0].id)
+            seen.update(m.id for m in older)
+            chain += older
+            frontier = [m.id for m in older]
+        return [chain[0], *sorted(chain[1:], key=lambda m: (m.updated_at, m.id), reverse=True)]
 
     def forget(self, memory_id: int) -> list[int]:
         """Delete a memory and every older version of it; returns the deleted ids."""

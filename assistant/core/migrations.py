@@ -98,6 +98,84 @@ MIGRATIONS: list[str] = [
         INSERT INTO memories_fts(rowid, text) VALUES (new.id, new.text);
     END;
     """,
+    # v3: local documents (sources -> documents -> chunks, with FTS), a cache of
+    # embedding vectors so the derived chroma index can be rebuilt without
+    # re-embedding, and an epoch counter the index owner polls to notice
+    # changes made by another process (e.g. the CLI while the window runs).
+    """
+    CREATE TABLE doc_sources (
+        id       INTEGER PRIMARY KEY,
+        path     TEXT NOT NULL UNIQUE,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE documents (
+        id         INTEGER PRIMARY KEY,
+        source_id  INTEGER NOT NULL REFERENCES doc_sources(id) ON DELETE CASCADE,
+        path       TEXT NOT NULL UNIQUE,
+        size       INTEGER,
+        mtime      REAL,
+        sha256     TEXT,
+        status     TEXT NOT NULL CHECK (status IN ('indexed', 'skipped', 'excluded')),
+        error      TEXT,
+        indexed_at REAL NOT NULL
+    );
+    CREATE INDEX documents_by_source ON documents(source_id);
+    CREATE TABLE doc_chunks (
+        id          INTEGER PRIMARY KEY,
+        document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        ordinal     INTEGER NOT NULL,
+        text        TEXT NOT NULL,
+        page        INTEGER,
+        heading     TEXT
+    );
+    CREATE INDEX doc_chunks_by_document ON doc_chunks(document_id, ordinal);
+
+    CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(
+        text, content='doc_chunks', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER doc_chunks_fts_insert AFTER INSERT ON doc_chunks BEGIN
+        INSERT INTO doc_chunks_fts(rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER doc_chunks_fts_delete AFTER DELETE ON doc_chunks BEGIN
+        INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END;
+
+    CREATE TABLE vectors (
+        key   TEXT PRIMARY KEY,  -- 'm<id>' memory, 'c<id>' doc chunk, 'h<id>' message
+        model TEXT NOT NULL,
+        vec   BLOB NOT NULL      -- float32, L2-normalised
+    );
+
+    CREATE TABLE index_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+    INSERT INTO index_epoch VALUES (1, 0);
+
+    CREATE TRIGGER memories_index_insert AFTER INSERT ON memories BEGIN
+        UPDATE index_epoch SET n = n + 1;
+    END;
+    CREATE TRIGGER memories_index_update AFTER UPDATE OF text, status ON memories BEGIN
+        UPDATE index_epoch SET n = n + 1;
+        DELETE FROM vectors WHERE key = 'm' || old.id AND old.text != new.text;
+    END;
+    CREATE TRIGGER memories_index_delete AFTER DELETE ON memories BEGIN
+        UPDATE index_epoch SET n = n + 1;
+        DELETE FROM vectors WHERE key = 'm' || old.id;
+    END;
+    CREATE TRIGGER doc_chunks_index_insert AFTER INSERT ON doc_chunks BEGIN
+        UPDATE index_epoch SET n = n + 1;
+    END;
+    CREATE TRIGGER doc_chunks_index_delete AFTER DELETE ON doc_chunks BEGIN
+        UPDATE index_epoch SET n = n + 1;
+        DELETE FROM vectors WHERE key = 'c' || old.id;
+    END;
+    CREATE TRIGGER messages_index_delete AFTER DELETE ON messages BEGIN
+        UPDATE index_epoch SET n = n + 1;
+        DELETE FROM vectors WHERE key = 'h' || old.id;
+    END;
+    CREATE TRIGGER messages_index_update AFTER UPDATE OF content ON messages BEGIN
+        DELETE FROM vectors WHERE key = 'h' || old.id;
+    END;
+    """,
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

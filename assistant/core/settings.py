@@ -93,11 +93,29 @@ class ChatSettings(_Section):
     personas: list[Persona] = Field(default_factory=_default_personas)
 
 
+class MemorySettings(_Section):
+    enabled: bool = Field(True, description="recall memories, documents and past chats each turn")
+    embedding_model: str | None = Field(
+        None, description="sentence-transformers model folder or name; empty = bundled MiniLM"
+    )
+    chroma_url: str | None = Field(
+        None, description="a Chroma server (http://host:port); empty = the index in the data folder"
+    )
+    recall_budget_tokens: int = Field(
+        600, ge=0, le=32_768, description="most tokens of recalled material per turn"
+    )
+    extract: bool = Field(True, description="propose memories from what you tell the assistant")
+    auto_accept: bool = Field(False, description="save proposed memories without asking")
+    recall_conversations: bool = Field(True, description="recall snippets of past conversations")
+    doc_max_mb: int = Field(50, ge=1, le=4096, description="skip documents larger than this")
+
+
 class Settings(_Section):
     schema_version: int = SCHEMA_VERSION
     model: ModelSettings = Field(default_factory=ModelSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
 
 def _describe(err: ValidationError, path: Path) -> str:

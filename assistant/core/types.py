@@ -114,4 +114,23 @@ class Done:
     prompt: PromptReport | None = None
 
 
-Chunk = TextChunk | ContextNotice | Done
+@dataclass(frozen=True)
+class RecallNotice:
+    """What was recalled for this answer (memories, passages, past snippets), best first.
+
+    ``items`` are ``recall.RecallItem.to_dict()`` dicts, so any consumer can show
+    or serialise them without importing the recall module.
+    """
+
+    items: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class MemoryNotice:
+    """Memories saved (``saved``) or proposed for the user to accept (``proposed``)."""
+
+    saved: tuple[tuple[int, str], ...] = ()
+    proposed: tuple[tuple[int, str], ...] = ()
+
+
+Chunk = TextChunk | ContextNotice | RecallNotice | MemoryNotice | Done

@@ -9,16 +9,29 @@ one process owns a given index folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from assistant.core.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
+_URL_HINT = (
+    "Check memory.chroma_url (e.g. http://127.0.0.1:8000), or clear it to use the local index."
+)
+
+
+class IndexError_(AssistantError):
+    """The vector index cannot be opened or reached."""
 
 
 @dataclass(frozen=True)
@@ -29,12 +42,54 @@ class Hit:
     metadata: dict[str, Any]
 
 
+COLLECTIONS = ("memories", "documents", "conversations")
+
+
 class VectorIndex:
-    def __init__(self, path: Path, embedder_name: str, dimension: int) -> None:
+    """A local index folder, or a Chroma server when ``url`` is given."""
+
+    def __init__(
+        self, path: Path, embedder_name: str, dimension: int, url: str | None = None
+    ) -> None:
         self.path = Path(path)
+        self.url = url
         self.manifest = {"version": INDEX_VERSION, "embedder": embedder_name, "dim": dimension}
         self.rebuilt_reason: str | None = None
-        self._client = self._open()
+        # On a shared server our collections carry a prefix; the manifest is
+        # kept as the metadata of a collection of its own.
+        self.prefix = "assistant_" if url else ""
+        self._collections: dict[str, Any] = {}
+        self._client = self._open_remote(url) if url else self._open()
+
+    def _open_remote(self, url: str) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise IndexError_(f"{url!r} is not a Chroma server URL.", _URL_HINT)
+        try:
+            client = chromadb.HttpClient(
+                host=parts.hostname,
+                port=parts.port or (443 if parts.scheme == "https" else 8000),
+                ssl=parts.scheme == "https",
+                settings=ChromaSettings(anonymized_telemetry=False),
+            )
+            client.heartbeat()
+        except Exception as e:
+            raise IndexError_(f"Cannot reach the Chroma server at {url} ({e}).", _URL_HINT) from e
+        meta_name = self.prefix + "manifest"
+        found = client.get_or_create_collection(meta_name, metadata={"created": 1}).metadata or {}
+        found = {k: found.get(k) for k in self.manifest}
+        if found != self.manifest:
+            if found.get("embedder") is not None:
+                self.rebuilt_reason = f"the index was built with {found.get('embedder')!r} (format {found.get('version')})"
+            for name in COLLECTIONS:
+                with contextlib.suppress(Exception):
+                    client.delete_collection(self.prefix + name)
+            client.delete_collection(meta_name)
+            client.create_collection(meta_name, metadata=dict(self.manifest))
+        return client
 
     def _manifest_problem(self) -> str | None:
         f = self.path / "manifest.json"
@@ -79,23 +134,27 @@ class VectorIndex:
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _collection(self, name: str) -> Any:
-        return self._client.get_or_create_collection(
-            name, embedding_function=None, metadata={"hnsw:space": "cosine"}
-        )
+        col = self._collections.get(name)
+        if col is None:
+            col = self._client.get_or_create_collection(
+                self.prefix + name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+            self._collections[name] = col
+        return col
 
     def upsert(
         self,
         collection: str,
         ids: list[str],
         embeddings: Any,
-        documents: list[str],
+        documents: list[str] | None = None,
         metadatas: list[dict[str, Any]] | None = None,
     ) -> None:
         if not ids:
             return
         self._collection(collection).upsert(
             ids=ids,
-            embeddings=[list(map(float, v)) for v in embeddings],
+            embeddings=np.asarray(embeddings, dtype=np.float32),
             documents=documents,
             metadatas=metadatas or None,
         )
@@ -103,21 +162,17 @@ class VectorIndex:
     def query(
         self, collection: str, embedding: Any, k: int = 5, where: dict[str, Any] | None = None
     ) -> list[Hit]:
-        col = self._collection(collection)
-        n = col.count()
-        if n == 0:
-            return []
-        r = col.query(
-            query_embeddings=[list(map(float, embedding))],
-            n_results=min(k, n),
+        r = self._collection(collection).query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=k,
             where=where,
             include=["documents", "metadatas", "distances"],
         )
+        docs = r["documents"][0] if r.get("documents") else [None] * len(r["ids"][0])
+        metas = r["metadatas"][0] if r.get("metadatas") else [None] * len(r["ids"][0])
         return [
             Hit(i, 1.0 - float(d), doc or "", meta or {})
-            for i, d, doc, meta in zip(
-                r["ids"][0], r["distances"][0], r["documents"][0], r["metadatas"][0], strict=True
-            )
+            for i, d, doc, meta in zip(r["ids"][0], r["distances"][0], docs, metas, strict=True)
         ]
 
     def delete(self, collection: str, ids: list[str]) -> None:
@@ -131,7 +186,6 @@ class VectorIndex:
         return set(self._collection(collection).get(include=[])["ids"])
 
     def clear(self, collection: str) -> None:
-        import contextlib
-
+        self._collections.pop(collection, None)
         with contextlib.suppress(Exception):  # absent already
-            self._client.delete_collection(collection)
+            self._client.delete_collection(self.prefix + collection)

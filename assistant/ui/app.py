@@ -79,9 +79,11 @@ def run(argv: list[str] | None = None) -> int:
         print(f"window-shown {shown:.4f}", flush=True)
         QTimer.singleShot(0, window.close)
     code = app.exec()
+    from assistant.ui.documents_window import wait_for_scans
     from assistant.ui.engine_worker import engine_threads_running
 
-    if engine_threads_running():
+    # A document scan commits file by file; give it a moment, then leave anyway.
+    if not wait_for_scans(timeout_ms=5_000) or engine_threads_running():
         # The model is still busy (e.g. loading) and cannot be interrupted; the history
         # is already committed, so leave without waiting for it.
         logging.shutdown()

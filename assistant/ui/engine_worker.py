@@ -9,27 +9,39 @@ tokens). llama_cpp is imported inside ``load``, on the worker thread.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from assistant.core.errors import AssistantError
+from assistant.core.history import HistoryStore
+from assistant.core.memory_service import MemoryService
+from assistant.core.paths import Paths
 from assistant.core.settings import Settings
-from assistant.core.types import CancelToken, ContextNotice, Done, TextChunk
+from assistant.core.types import (
+    CancelToken,
+    ContextNotice,
+    Done,
+    MemoryNotice,
+    RecallNotice,
+    TextChunk,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Job:
-    """One answer to produce. ``action``: send | regenerate | edit."""
+    """One answer to produce. ``action``: send | regenerate | edit | prefill | sync."""
 
     id: int
     action: str
     conversation_id: int
     text: str = ""
     message_id: int | None = None
+    documents_only: bool = False
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -43,18 +55,23 @@ class EngineWorker(QObject):
     finished = Signal(int, object)  # job id, Done
     failed = Signal(int, str)
     prefilled = Signal(int)  # prompt tokens cached by a read-ahead while typing
+    recalled = Signal(int, object)  # job id, list of recalled item dicts
+    memory_notice = Signal(int, object)  # job id, MemoryNotice
+    memory_ready = Signal(str)  # a notice to show ("index rebuilt …") or ""
+    memory_failed = Signal(str)
 
-    def __init__(self, history_path: str, backups_dir: str) -> None:
+    def __init__(self, paths: Paths, settings: Settings) -> None:
         super().__init__()
-        self._history = (history_path, backups_dir)
+        # The worker's own connection (thread-safe); the window has another.
+        self._store: Any = HistoryStore(paths.history_db, paths.backups_dir)
+        self.memory = MemoryService(self._store, paths, settings.memory)
         self._engine: Any = None
         self._service: Any = None
-        self._store: Any = None
+        self._memory_started = False
 
     @Slot(object, object)
     def load(self, settings: Settings, model_path: str | None = None) -> None:
         from assistant.core.chat import ChatService
-        from assistant.core.history import HistoryStore
 
         self.loading.emit(settings.model.path or "the starter model")
         try:
@@ -71,31 +88,52 @@ class EngineWorker(QObject):
             log.exception("model load failed")
             self.load_failed.emit(f"Could not load the model: {e}.")
             return
-        if self._store is None:
-            self._store = HistoryStore(*self._history)
-        self._service = ChatService(self._store, self._engine, settings)
+        self._service = ChatService(self._store, self._engine, settings, self.memory)
         self.loaded.emit(self._engine.describe())
+        if settings.memory.enabled and not self._memory_started:
+            # After the model, not beside it: loading torch takes both cores for seconds.
+            self._memory_started = True
+            threading.Thread(target=self._open_memory, name="memory", daemon=True).start()
+
+    def _open_memory(self) -> None:
+        """Load the embedder and open (or rebuild) the index, off every Qt thread."""
+        try:
+            self.memory.ensure_open()
+        except AssistantError as e:
+            self.memory_failed.emit(str(e))
+            return
+        except Exception as e:
+            log.exception("memory failed to open")
+            self.memory_failed.emit(f"Memory is unavailable: {type(e).__name__}: {e}.")
+            return
+        self.memory_ready.emit(self.memory.knowledge.notice or "")
 
     @Slot(object)
     def update_settings(self, settings: Settings) -> None:
         if self._service is not None:
             self._service.settings = settings
+        self.memory.settings = settings.memory
+        self.memory.knowledge.settings = settings.memory
 
     @Slot(object)
     def run(self, job: Job) -> None:
+        if job.action == "sync":
+            self._sync()
+            return
         if self._service is None:
             self.failed.emit(job.id, "The model is not loaded yet.")
             return
         if job.action == "prefill":
             self._prefill(job)
             return
+        docs = job.documents_only
         try:
             if job.action == "send":
-                chunks = self._service.send(job.conversation_id, job.text, job.cancel)
+                chunks = self._service.send(job.conversation_id, job.text, job.cancel, None, docs)
             elif job.action == "regenerate":
-                chunks = self._service.regenerate(job.conversation_id, job.cancel)
+                chunks = self._service.regenerate(job.conversation_id, job.cancel, None, docs)
             elif job.action == "edit":
-                chunks = self._service.edit(job.message_id, job.text, job.cancel)
+                chunks = self._service.edit(job.message_id, job.text, job.cancel, None, docs)
             else:
                 raise ValueError(f"unknown action {job.action}")
             self.started.emit(job.id, job.conversation_id)
@@ -104,6 +142,10 @@ class EngineWorker(QObject):
                     self.chunk.emit(job.id, c.text)
                 elif isinstance(c, ContextNotice):
                     self.notice.emit(job.id, c.message)
+                elif isinstance(c, RecallNotice):
+                    self.recalled.emit(job.id, list(c.items))
+                elif isinstance(c, MemoryNotice):
+                    self.memory_notice.emit(job.id, c)
                 elif isinstance(c, Done):
                     self.finished.emit(job.id, c)
         except AssistantError as e:
@@ -111,6 +153,14 @@ class EngineWorker(QObject):
         except Exception as e:
             log.exception("generation failed")
             self.failed.emit(job.id, f"The answer failed: {type(e).__name__}: {e}.")
+
+    def _sync(self) -> None:
+        """After edits in the memory window: drop forgotten facts from the index now."""
+        try:
+            if self.memory.knowledge.index is not None:
+                self.memory.knowledge.sync_if_changed()
+        except Exception:  # the next recall syncs again
+            log.warning("memory index sync failed", exc_info=True)
 
     def _prefill(self, job: Job) -> None:
         """Evaluate the conversation plus the draft being typed; errors are only logged."""
@@ -130,6 +180,7 @@ class EngineWorker(QObject):
         if self._engine is not None:
             self._engine.close()
             self._engine = None
+        self.memory.knowledge.close()
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -146,11 +197,11 @@ class EngineThread(QObject):
     request_settings = Signal(object)
     request_shutdown = Signal()
 
-    def __init__(self, history_path: str, backups_dir: str, parent: QObject | None = None):
+    def __init__(self, paths: Paths, settings: Settings, parent: QObject | None = None):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("engine")
-        self.worker = EngineWorker(history_path, backups_dir)
+        self.worker = EngineWorker(paths, settings)
         self.worker.moveToThread(self.thread)
         self.request_load.connect(self.worker.load)
         self.request_run.connect(self.worker.run)
@@ -165,11 +216,16 @@ class EngineThread(QObject):
         self.request_load.emit(settings, model_path)
 
     def submit(
-        self, action: str, conversation_id: int, text: str = "", message_id: int | None = None
+        self,
+        action: str,
+        conversation_id: int,
+        text: str = "",
+        message_id: int | None = None,
+        documents_only: bool = False,
     ) -> Job:
         self._cancel_prefill()  # a real answer goes first
         self._next_id += 1
-        job = Job(self._next_id, action, conversation_id, text, message_id)
+        job = Job(self._next_id, action, conversation_id, text, message_id, documents_only)
         self.current = job
         self.request_run.emit(job)
         return job
@@ -180,6 +236,11 @@ class EngineThread(QObject):
         self._next_id += 1
         self._prefill_job = Job(self._next_id, "prefill", conversation_id, draft)
         self.request_run.emit(self._prefill_job)
+
+    def sync_memory(self) -> None:
+        """Bring the index in line with SQLite between answers (on the engine thread)."""
+        self._next_id += 1
+        self.request_run.emit(Job(self._next_id, "sync", 0))
 
     def _cancel_prefill(self) -> None:
         if self._prefill_job is not None:

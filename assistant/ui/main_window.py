@@ -28,6 +28,7 @@ from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
 from assistant.ui.engine_worker import EngineThread
 from assistant.ui.inspector import PromptInspector, left_out_texts
+from assistant.ui.memory_actions import MemoryActions
 from assistant.ui.menus import build_menus
 from assistant.ui.message_view import ChatView, MessageWidget
 from assistant.ui.settings_actions import SettingsActions
@@ -52,6 +53,7 @@ class MainWindow(QMainWindow):
         self._warmed = False
         self._pieces = 0
         self.settings_actions = SettingsActions(self)
+        self.memory_actions = MemoryActions(self)
 
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
@@ -71,12 +73,14 @@ class MainWindow(QMainWindow):
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
 
         buttons = QHBoxLayout()
-        for w in (self.persona_btn, None, self.regen_btn, self.stop_btn, self.send_btn):
+        docs_btn = self.memory_actions.docs_btn
+        for w in (self.persona_btn, docs_btn, None, self.regen_btn, self.stop_btn, self.send_btn):
             buttons.addStretch(1) if w is None else buttons.addWidget(w)
         center = QWidget()
         col = QVBoxLayout(center)
         col.setContentsMargins(0, 0, 6, 6)
-        for w in (self.banner, self.chat, self.edit_note, self.composer):
+        proposals = self.memory_actions.proposals
+        for w in (self.banner, self.chat, proposals, self.edit_note, self.composer):
             col.addWidget(w, 1 if w is self.chat else 0)
         col.addLayout(buttons)
         split = QSplitter()
@@ -115,7 +119,7 @@ class MainWindow(QMainWindow):
         self.regen_btn.clicked.connect(self.regenerate)
         self.persona_btn.clicked.connect(self.settings_actions.edit_persona)
 
-        self.engine = EngineThread(str(paths.history_db), str(paths.backups_dir), self)
+        self.engine = EngineThread(paths, settings, self)
         # Bound methods of this QObject: Qt queues them onto the GUI thread.
         w = self.engine.worker
         w.loaded.connect(self._loaded)
@@ -124,6 +128,7 @@ class MainWindow(QMainWindow):
         w.notice.connect(self._notice)
         w.finished.connect(self._finished)
         w.failed.connect(self._failed)
+        self.memory_actions.connect_worker()
         self.engine.load(settings)
 
         self.sidebar.refresh()
@@ -196,6 +201,8 @@ class MainWindow(QMainWindow):
         w.regenerate_requested.connect(self.regenerate)
         w.branch_requested.connect(self.switch_branch)
         w.copy_code.connect(lambda _c: self.statusBar().showMessage("Code copied", 2000))
+        w.remember_requested.connect(self.memory_actions.remember_message)
+        w.source_clicked.connect(self.memory_actions.open_source)
         return w
 
     def _deleted(self, cid: int) -> None:
@@ -240,7 +247,8 @@ class MainWindow(QMainWindow):
             self.sidebar.mark_current(conv.id)
         self.composer.clear()
         self._widget("user").set_text(text, final=True)
-        self._begin(self.engine.submit("send", conv_id(self), text))
+        docs = self.memory_actions.documents_only
+        self._begin(self.engine.submit("send", conv_id(self), text, documents_only=docs))
 
     def _begin(self, _job) -> None:
         self._pieces = 0
@@ -271,7 +279,8 @@ class MainWindow(QMainWindow):
             return
         if widgets and widgets[-1].role == "assistant":
             self.chat.truncate_after(widgets[-2] if len(widgets) > 1 else None)
-        self._begin(self.engine.submit("regenerate", conv_id(self)))
+        docs = self.memory_actions.documents_only
+        self._begin(self.engine.submit("regenerate", conv_id(self), documents_only=docs))
 
     def start_edit(self, message_id: int) -> None:
         if self.streaming is not None:
@@ -301,7 +310,8 @@ class MainWindow(QMainWindow):
         before = widgets[widgets.index(target) - 1] if target and widgets.index(target) else None
         self.chat.truncate_after(before)
         self._widget("user").set_text(text, final=True)
-        self._begin(self.engine.submit("edit", conv_id(self), text, mid))
+        docs = self.memory_actions.documents_only
+        self._begin(self.engine.submit("edit", conv_id(self), text, mid, docs))
 
     def stop(self) -> None:
         if self.streaming is not None:

@@ -34,6 +34,13 @@ def build_menus(w: MainWindow) -> QMenu:
     act(chat, "Regenerate", w.regenerate, "Ctrl+R")
     chat.addSeparator()
     act(chat, "Quit", w.close, QKeySequence.StandardKey.Quit)
+    memory = w.menuBar().addMenu("&Memory")
+    act(memory, "What I know about you…", w.memory_actions.open_memory_window, "Ctrl+Shift+M")
+    act(memory, "Documents…", w.memory_actions.open_documents_window, "Ctrl+Shift+D")
+    docs = w.memory_actions.docs_btn
+    a = act(memory, "Answer from documents only", docs.toggle, "Ctrl+D")
+    a.setCheckable(True)
+    docs.toggled.connect(a.setChecked)
     view = w.menuBar().addMenu("&View")
     view.addAction(w.inspector_dock.toggleViewAction())
     w.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+I"))

@@ -64,6 +64,8 @@ class MessageWidget(QFrame):
     edit_requested = Signal(int)
     regenerate_requested = Signal()
     branch_requested = Signal(int)
+    remember_requested = Signal(int)
+    source_clicked = Signal(QUrl)
 
     def __init__(self, role: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,11 +105,25 @@ class MessageWidget(QFrame):
         self.regen_btn.clicked.connect(self.regenerate_requested.emit)
         self.regen_btn.hide()
         head.addWidget(self.regen_btn)
+        self.remember_btn = self._tool("Remember", "Remember this (saved to what I know about you)")
+        self.remember_btn.clicked.connect(
+            lambda: self.message and self.remember_requested.emit(self.message.id)
+        )
+        self.remember_btn.hide()
+        head.addWidget(self.remember_btn)
         lay.addLayout(head)
         self.body = AutoHeightBrowser(self)
         self.body.setAccessibleName("Your message" if role == "user" else "Assistant's answer")
         self.body.anchorClicked.connect(self._link)
         lay.addWidget(self.body)
+        self.sources = QLabel(self)  # what recall put in front of the model
+        self.sources.setObjectName("sources")
+        self.sources.setAccessibleName("Sources used for this answer")
+        self.sources.setWordWrap(True)
+        self.sources.setStyleSheet("color: gray")
+        self.sources.linkActivated.connect(lambda url: self.source_clicked.emit(QUrl(url)))
+        self.sources.hide()
+        lay.addWidget(self.sources)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(RENDER_INTERVAL_MS)
@@ -129,6 +145,8 @@ class MessageWidget(QFrame):
         self.message = message
         self._siblings = siblings
         self.note.setText(self._status_note())
+        self.remember_btn.show()
+        self.set_sources(message.stats.get("recall") or [])
         if len(siblings) > 1:
             i = siblings.index(message.id)
             self.branch_label.setText(f"{i + 1}/{len(siblings)}")
@@ -155,6 +173,13 @@ class MessageWidget(QFrame):
 
     def append(self, piece: str) -> None:
         self.set_text(self.text + piece)
+
+    def set_sources(self, items: list[dict]) -> None:
+        from assistant.ui.memory_actions import sources_html
+
+        text = sources_html(items)
+        self.sources.setText(text)
+        self.sources.setVisible(bool(text))
 
     def set_note(self, note: str) -> None:
         self.note.setText(note)

@@ -1,0 +1,423 @@
+"""Read the user's local documents into located text (page or heading path) for indexing.
+
+Nothing here executes or fetches anything: pypdf, python-docx and lxml (network off)
+only parse bytes we read ourselves. Every bad file becomes one ``DocumentError`` that
+says why it was skipped, so one broken file never stops indexing a folder.
+"""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import io
+import itertools
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.core.errors import AssistantError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"})
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+_JUNK_DIRS = frozenset({"node_modules", "__pycache__", ".git"})
+_DAMAGED_HINT = "Open and re-save it, or leave it out of the indexed folders."
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"))
+_BOMS += ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_WESTERN = frozenset({"cp1252", "latin_1", "iso8859_15"})
+_HEADING_STYLE = re.compile(r"heading\s*([1-9])$", re.I)
+_HTML_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
+_HTML_DROP = "//script|//style|//noscript|//template|//head"
+_BLOCK_TAGS = "address article aside blockquote body br caption dd details dialog div dl dt \
+fieldset figcaption figure footer form header hr li main nav ol p pre section summary table \
+tbody tfoot thead tr ul"
+_HTML_BLOCKS = frozenset(_BLOCK_TAGS.split())  # they end a paragraph
+
+
+class DocumentError(AssistantError):
+    """Why a document was skipped (missing, too large, damaged, no text...)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str  # plain text; paragraphs separated by a blank line
+    page: int | None = None  # 1-based, PDFs only
+    heading: str | None = None  # heading path, e.g. "Installation > Linux"
+
+
+def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Section]:
+    """The document's text as sections; raises DocumentError for anything unreadable."""
+    path = Path(path)
+    data = _read_bytes(path, max_bytes)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        sections = _pdf_sections(data, path.name)
+    elif suffix == ".docx":
+        sections = _docx_sections(data, path.name)
+    elif suffix in (".html", ".htm"):
+        sections = _html_sections(data, path.name)
+    elif suffix == ".txt":
+        sections = [Section(_tidy(_decode_text(data, path.name)))]
+    else:
+        sections = _md_sections(_tidy(_decode_text(data, path.name)))
+    sections = [s for s in sections if s.text.strip()]
+    if not sections:
+        if suffix == ".pdf":
+            raise DocumentError(
+                f"{path.name} has no text to index (scanned images?).",
+                "Run it through OCR first to make its text searchable.",
+            )
+        raise DocumentError(f"{path.name} has no text to index.", "It is empty or only images.")
+    return sections
+
+
+def iter_files(
+    roots: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[tuple[Path, str | None]]:
+    """Yield ``(file, None)`` to index and ``(path, reason)`` for skips worth telling.
+
+    Symlinks are followed, but each real folder is walked once and each real file
+    yielded once, so links can neither loop nor duplicate. Order is sorted by name.
+    """
+    seen: set[str] = set()  # real paths of folders walked and files yielded
+    for root in roots:
+        # An explicit stack (not recursion): a deep tree cannot hit the recursion limit.
+        stack: list[tuple[str, Iterator[Path]]] = [("", iter([Path(root)]))]
+        while stack:
+            path = next(stack[-1][1], None)
+            if path is None:
+                stack.pop()
+                continue
+            is_root, suffix = len(stack) == 1, path.suffix.lower()
+            if not is_root and (path.name.startswith(".") or path.name in _JUNK_DIRS):
+                continue
+            try:
+                st = path.stat()  # follows symlinks
+            except OSError as e:
+                reason = _os_reason(e, path)
+                if is_root or reason != "broken link" or suffix in SUPPORTED_SUFFIXES | {""}:
+                    yield path, reason
+                continue
+            real = os.path.realpath(path)
+            if stat.S_ISDIR(st.st_mode):
+                if any(real == ancestor for ancestor, _ in stack):
+                    yield path, "symlink loop"
+                elif real not in seen:  # else another link to a folder already walked
+                    seen.add(real)
+                    try:
+                        with os.scandir(path) as it:
+                            names = sorted(entry.name for entry in it)
+                    except OSError as e:
+                        yield path, _os_reason(e, path)
+                        continue
+                    stack.append((real, iter([path / name for name in names])))
+            elif suffix not in SUPPORTED_SUFFIXES:
+                if is_root:  # named by the user, so worth saying why
+                    yield path, "unsupported file type"
+            elif real not in seen:
+                seen.add(real)
+                yield path, _skip_reason(path, st, max_bytes)
+
+
+def _skip_reason(path: Path, st: os.stat_result, max_bytes: int) -> str | None:
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"  # a FIFO or device would hang or never end
+    if st.st_size > max_bytes:
+        return _too_large(st.st_size, max_bytes)
+    return None if os.access(path, os.R_OK) else "permission denied"
+
+
+def _os_reason(e: OSError, path: Path) -> str:
+    if isinstance(e, PermissionError):
+        return "permission denied"
+    if e.errno == errno.ELOOP:
+        return "symlink loop"
+    if isinstance(e, FileNotFoundError):
+        return "broken link" if path.is_symlink() else "not found"
+    return e.strerror or type(e).__name__
+
+
+def _too_large(size: int, cap: int) -> str:
+    return f"too large ({_human(size)}; the limit is {_human(cap)})"
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    name, suffix = path.name, path.suffix.lower()
+    too_big = "Split it into smaller files or raise the size limit."
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise DocumentError(f"{name} is not a regular file.", "Only ordinary files are read.")
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise DocumentError(
+                f"{name} is not a supported document type ({suffix or 'no extension'}).",
+                f"Supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}.",
+            )
+        if st.st_size > max_bytes:
+            raise DocumentError(f"{name} is {_too_large(st.st_size, max_bytes)}.", too_big)
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)  # the file may have grown since stat()
+    except OSError as e:
+        reason = _os_reason(e, path)
+        if reason in ("not found", "broken link"):
+            raise DocumentError(f"{name} was not found ({reason}).", "Was it moved?") from e
+        hint = "Check its permissions." if reason == "permission denied" else ""
+        raise DocumentError(f"{name} could not be read: {reason}.", hint) from e
+    if len(data) > max_bytes:
+        raise DocumentError(f"{name} is {_too_large(len(data), max_bytes)}.", too_big)
+    return data
+
+
+def _decode_text(data: bytes, name: str) -> str:
+    binary = DocumentError(f"{name} looks like a binary file.", "Only plain text is read here.")
+    for bom, codec in _BOMS:  # UTF-16/32 text (with its BOM) legitimately holds NULs
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                raise binary from None
+    if b"\x00" in data:
+        raise binary
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    encoding = _guess_encoding(data)
+    text = data.decode(encoding, errors="replace") if encoding else ""
+    sample = text[:100_000]
+    if not sample or len(_CTRL.findall(sample)) > max(8, len(sample) // 100):
+        raise binary
+    return text
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    """charset_normalizer's pick, or Windows-1252 when it rates that about as plausible:
+    on short Western text its top pick is often a sibling code page (cp1250, cp1257)."""
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        return None
+    western = [m for m in matches if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.1]
+    return (western[0] if western else best).encoding
+
+
+def _tidy(text: str, squeeze: bool = False) -> str:
+    """Normalise newlines, drop control chars and extra blank lines; ``squeeze`` spaces too."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
+    text = _CTRL.sub("", text)
+    if squeeze:
+        text = re.sub(r"[^\S\n]+", " ", text.replace("\u00a0", " "))
+        text = "\n".join(line.strip() for line in text.split("\n"))
+    else:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def _damaged(name: str, kind: str, e: BaseException) -> DocumentError:
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+    return DocumentError(f"{name} is damaged or not a real {kind} file ({reason}).", _DAMAGED_HINT)
+
+
+class _Outline:
+    """Collects paragraphs under the current heading path; one Section per heading."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self._path: list[tuple[int, str]] = []
+        self._paras: list[str] = []
+
+    def heading(self, level: int, title: str) -> None:
+        self._flush()
+        if title := " ".join(title.split()):
+            while self._path and self._path[-1][0] >= level:
+                self._path.pop()
+            self._path.append((level, title))
+
+    def para(self, text: str) -> None:
+        if text.strip():
+            self._paras.append(text.strip("\n").rstrip())
+
+    def finish(self) -> list[Section]:
+        self._flush()
+        return self.sections
+
+    def _flush(self) -> None:
+        if self._paras:
+            heading = " > ".join(t for _, t in self._path) or None
+            self.sections.append(Section("\n\n".join(self._paras), heading=heading))
+        self._paras = []
+
+
+def _md_sections(text: str) -> list[Section]:
+    """Split at headings found by a real CommonMark parser, so code fences can't fake one."""
+    from markdown_it import MarkdownIt
+
+    lines = text.split("\n")
+    ends = [i for i, ln in enumerate(lines) if ln.strip() == "---"]
+    if len(ends) > 1 and ends[0] == 0 and ends[1] <= 50:  # YAML front matter: metadata, not text
+        lines[: ends[1] + 1] = [""] * (ends[1] + 1)
+    tokens = MarkdownIt("commonmark").parse("\n".join(lines))
+    out, pos = _Outline(), 0
+    for tok, inline in itertools.pairwise(tokens):
+        if tok.type != "heading_open" or tok.level != 0 or not tok.map:
+            continue  # headings inside quotes or lists don't start a section
+        title = "".join(c.content for c in inline.children or [] if c.type != "html_inline")
+        out.para(_tidy("\n".join(lines[pos : tok.map[0]])))
+        out.heading(int(tok.tag[1]), title or inline.content)
+        pos = tok.map[1]
+    out.para(_tidy("\n".join(lines[pos:])))
+    return out.finish()
+
+
+def _pdf_sections(data: bytes, name: str) -> list[Section]:
+    from pypdf import PdfReader
+
+    locked = DocumentError(f"{name} is password-protected.", "Save a copy without a password.")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        # Many "encrypted" PDFs only have an owner password: the empty user one opens them.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise locked
+        pages = list(reader.pages)
+    except DocumentError:
+        raise
+    except Exception as e:  # pypdf raises many types on hostile input
+        if "cryptography" in str(e):  # AES, and the optional dependency is missing
+            raise locked from e
+        raise _damaged(name, "PDF", e) from e
+    sections, failed = [], 0
+    for i, page in enumerate(pages):
+        try:
+            text = _tidy(page.extract_text() or "", squeeze=True)
+        except Exception as e:  # one hostile page should not sink the whole file
+            failed += 1
+            log.warning("%s: skipped page %d: %s", name, i + 1, e)
+            continue
+        sections.append(Section(text, page=i + 1))
+    if pages and failed == len(pages):
+        raise _damaged(name, "PDF", RuntimeError("no page could be read"))
+    return sections
+
+
+def _docx_sections(data: bytes, name: str) -> list[Section]:
+    import docx
+    from docx.table import Table
+
+    try:
+        blocks = list(docx.Document(io.BytesIO(data)).iter_inner_content())
+    except Exception as e:  # BadZipFile, KeyError, XMLSyntaxError, ...
+        raise _damaged(name, "Word", e) from e
+    out = _Outline()
+    for block in blocks:
+        try:
+            if isinstance(block, Table):
+                for row in _table_rows(block):
+                    out.para(row)
+            elif (level := _docx_heading_level(block)) is not None:
+                out.heading(level, block.text)
+            else:
+                out.para(_tidy(block.text, squeeze=True))
+        except Exception as e:  # one odd table or paragraph should not sink the file
+            log.warning("%s: skipped a %s: %s", name, type(block).__name__, e)
+    return out.finish()
+
+
+def _docx_heading_level(paragraph: Any) -> int | None:
+    style_name = (getattr(paragraph.style, "name", None) or "").strip()
+    if style_name.lower() == "title":
+        return 0  # above Heading 1
+    m = _HEADING_STYLE.match(style_name)
+    return int(m.group(1)) if m else None
+
+
+def _table_rows(table: Any) -> Iterator[str]:
+    """One line per row, cells joined by " | "; a merged cell counts once."""
+    for row in table.rows:
+        cells, prev = [], None
+        for cell in row.cells:
+            if cell._tc is not prev and (text := " ".join(cell.text.split())):
+                cells.append(text)
+            prev = cell._tc
+        if cells:
+            yield " | ".join(cells)
+
+
+def _html_sections(data: bytes, name: str) -> list[Section]:
+    from lxml import etree, html
+
+    enc = _html_encoding(data)
+    parser = html.HTMLParser(encoding=enc, no_network=True, remove_comments=True, remove_pis=True)
+    try:
+        root = html.document_fromstring(data, parser=parser)
+    except Exception as e:
+        if not data.strip():
+            return []
+        raise _damaged(name, "HTML", e) from e
+    title = root.findtext(".//title") or ""
+    for el in root.xpath(_HTML_DROP):
+        el.drop_tree()  # keeps the tail text, which belongs to the parent
+    out, buf = _Outline(), []
+    heading: tuple[Any, list[str]] | None = None  # (element, its text) while inside one
+    if title.strip() and not root.xpath("//h1"):
+        out.heading(1, title)
+
+    def flush() -> None:
+        out.para(" ".join("".join(buf).split()))
+        buf.clear()
+
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if event == "start" and tag in _HTML_HEADINGS and heading is None:
+            flush()
+            heading = (el, [])
+        elif event == "end" and heading is not None and el is heading[0]:
+            out.heading(int(tag[1]), "".join(heading[1]))
+            heading = None
+        elif tag in _HTML_BLOCKS and heading is None:
+            flush()
+        target = heading[1] if heading is not None else buf
+        if tag in _HTML_BLOCKS or tag in ("td", "th"):
+            target.append(" ")
+        target.append((el.text if event == "start" else el.tail) or "")
+    flush()
+    sections = out.finish()
+    errors = [e.message for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    if not sections and errors:  # e.g. libxml2 gives up past 256 levels of nesting
+        raise _damaged(name, "HTML", ValueError(errors[-1]))
+    return sections
+
+
+def _html_encoding(data: bytes) -> str | None:
+    """None lets lxml honour a BOM or <meta charset>; else guess, as lxml would say latin-1."""
+    if data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    m = _META_CHARSET.search(data[:4096])
+    try:
+        if m and codecs.lookup(m.group(1).decode("ascii")):
+            return None
+    except LookupError:
+        pass  # a made-up charset: guess instead
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return _guess_encoding(data) or "cp1252"

@@ -1,0 +1,281 @@
+"""The derived side of memory: embeddings and the vector index, kept in step with SQLite.
+
+SQLite holds every memory, passage and message, plus a cache of their
+embedding vectors (``vectors``), so the chroma index can be rebuilt at any
+time without re-embedding. One process owns a local index (an exclusive lock
+file); another process (the CLI while the window runs) is a *guest*: it still
+writes SQLite and vectors, searches by exact cosine over the cached vectors,
+and the owner picks its changes up through ``index_epoch``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import IO, Any
+
+import numpy as np
+
+from assistant.core.embedder import Embedder
+from assistant.core.history import HistoryStore
+from assistant.core.paths import Paths
+from assistant.core.settings import MemorySettings
+from assistant.core.vector_index import Hit, VectorIndex
+
+log = logging.getLogger(__name__)
+
+# collection -> (key prefix, SQL giving (id, text[, conversation_id]) of what belongs in it)
+SOURCES: dict[str, tuple[str, str]] = {
+    "memories": ("m", "SELECT id, text FROM memories WHERE status = 'active'"),
+    "documents": ("c", "SELECT id, text FROM doc_chunks"),
+    "conversations": (
+        "h",
+        "SELECT id, content, conversation_id FROM messages WHERE role IN ('user', 'assistant')"
+        " AND status IN ('complete', 'stopped', 'interrupted') AND length(content) >= 20",
+    ),
+}
+EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway
+BATCH = 256
+
+
+class Knowledge:
+    def __init__(
+        self,
+        store: HistoryStore,
+        paths: Paths,
+        settings: MemorySettings | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.store = store
+        self.paths = paths
+        self.settings = settings or MemorySettings()
+        self.embedder = embedder or Embedder(self.settings.embedding_model, paths.cache_dir)
+        self.index: VectorIndex | None = None  # None while loading, or as a guest
+        self.guest = False
+        self.notice: str | None = None  # shown once: "the index was rebuilt …"
+        self._lock = threading.RLock()
+        self._lock_file: IO[str] | None = None
+        self._epoch = -1
+        self._opened = threading.Event()
+
+    # -- opening ------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._opened.is_set()
+
+    def open(self, progress: Callable[[int, int], None] | None = None) -> Knowledge:
+        """Load the embedder, open (or rebuild) the index and bring it up to date."""
+        with self._lock:
+            if self._opened.is_set():
+                return self
+            self.embedder.load()
+            url = self.settings.chroma_url
+            if url or self._take_lock():
+                self.index = VectorIndex(
+                    self.paths.data_dir / "index", self.embedder.name, self.embedder.dimension, url
+                )
+                if self.index.rebuilt_reason:
+                    self.notice = f"The memory index was rebuilt ({self.index.rebuilt_reason})."
+                self.sync(progress)
+            else:
+                self.guest = True
+                log.info("another process owns the index; searching the cached vectors")
+                self.vectors([(f"m{r[0]}", r[1]) for r in self._rows("memories")])
+            self._opened.set()
+        return self
+
+    def _take_lock(self) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # Windows: one process per data folder is the user's job
+            return True
+        self.paths.data_dir.mkdir(parents=True, exist_ok=True)
+        f = (self.paths.data_dir / "index.lock").open("a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock_file = f
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._lock_file:
+                self._lock_file.close()
+                self._lock_file = None
+            self.index = None
+            self._opened.clear()
+
+    # -- vectors ------------------------------------------------------------
+
+    def vectors(self, keyed_texts: list[tuple[str, str]]) -> np.ndarray:
+        """Vectors for (key, text) pairs: from the cache, embedding what is missing."""
+        dim = self.embedder.dimension
+        out = np.zeros((len(keyed_texts), dim), dtype=np.float32)
+        if not keyed_texts:
+            return out
+        cached = self._cached([k for k, _ in keyed_texts])
+        missing = [i for i, (k, _) in enumerate(keyed_texts) if k not in cached]
+        for i, (k, _) in enumerate(keyed_texts):
+            if k in cached:
+                out[i] = cached[k]
+        for start in range(0, len(missing), BATCH):
+            part = missing[start : start + BATCH]
+            vecs = self.embedder.embed([keyed_texts[i][1][:EMBED_CHARS] for i in part])
+            out[part] = vecs
+            name = self.embedder.name
+            with self.store.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors (key, model, vec) VALUES (?, ?, ?)",
+                    [
+                        (keyed_texts[i][0], name, v.tobytes())
+                        for i, v in zip(part, vecs, strict=True)
+                    ],
+                )
+        return out
+
+    def _cached(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        dim, name = self.embedder.dimension, self.embedder.name
+        for start in range(0, len(keys), 900):  # SQLite's parameter limit
+            part = keys[start : start + 900]
+            marks = ",".join("?" * len(part))
+            for key, blob in self.store.fetch(
+                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", (name, *part)
+            ):
+                v = np.frombuffer(blob, dtype=np.float32)
+                if v.shape == (dim,):
+                    found[key] = v
+        return found
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed([t[:EMBED_CHARS] for t in texts])
+
+    # -- keeping the index in step ---------------------------------------------
+
+    def _epoch_now(self) -> int:
+        return int(self.store.fetch("SELECT n FROM index_epoch")[0][0])
+
+    def sync(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Add what SQLite has and the index lacks, remove what SQLite no longer has."""
+        changed: dict[str, int] = {}
+        with self._lock:
+            epoch = self._epoch_now()
+            for collection in SOURCES:
+                if collection == "conversations" and not self.settings.recall_conversations:
+                    continue
+                changed[collection] = self._sync_collection(collection, progress)
+            self._epoch = epoch
+        return changed
+
+    def sync_if_changed(self) -> None:
+        """Cheap when nothing changed: one SELECT of the epoch counter."""
+        if self.index is not None and self._epoch_now() != self._epoch:
+            self.sync()
+
+    def _rows(self, collection: str) -> list[tuple]:
+        return self.store.fetch(SOURCES[collection][1])
+
+    def _sync_collection(self, collection: str, progress: Callable[[int, int], None] | None) -> int:
+        if self.index is None:
+            return 0
+        prefix = SOURCES[collection][0]
+        wanted = {f"{prefix}{r[0]}": r for r in self._rows(collection)}
+        have = self.index.ids(collection)
+        stale = sorted(have - wanted.keys())
+        self.index.delete(collection, stale)
+        todo = [k for k in wanted if k not in have]
+        for start in range(0, len(todo), BATCH):
+            self._upsert(collection, [wanted[k] for k in todo[start : start + BATCH]])
+            if progress:
+                progress(min(start + BATCH, len(todo)), len(todo))
+        if todo or stale:
+            log.info("index %s: +%d -%d", collection, len(todo), len(stale))
+        return len(todo) + len(stale)
+
+    def _upsert(self, collection: str, rows: list[tuple]) -> None:
+        assert self.index is not None
+        prefix = SOURCES[collection][0]
+        keys = [f"{prefix}{r[0]}" for r in rows]
+        vecs = self.vectors(list(zip(keys, [r[1] for r in rows], strict=True)))
+        metas = (
+            [{"conversation_id": int(r[2])} for r in rows]
+            if collection == "conversations"
+            else None
+        )
+        self.index.upsert(collection, keys, vecs, metadatas=metas)
+
+    def index_messages(self, message_ids: Iterable[int]) -> None:
+        """Make just-finished messages recallable from other conversations."""
+        if not self.settings.recall_conversations:
+            return
+        ids = [int(i) for i in message_ids]
+        if not ids:
+            return
+        sql = SOURCES["conversations"][1] + f" AND id IN ({','.join('?' * len(ids))})"
+        rows = self.store.fetch(sql, tuple(ids))
+        with self._lock:
+            if self.index is not None and rows:
+                self._upsert("conversations", rows)
+            elif rows and self.ready:  # guest: cache the vectors for the owner
+                self.vectors([(f"h{r[0]}", r[1]) for r in rows])
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Rebuild the index from SQLite (vectors come from the cache when present)."""
+        with self._lock:
+            self.open()
+            if self.index is None:
+                from assistant.core.vector_index import IndexError_
+
+                raise IndexError_(
+                    "The index is in use by another running assistant.",
+                    "Close the window (or the other `assistant` command) and try again.",
+                )
+            for collection in SOURCES:
+                self.index.clear(collection)
+            return self.sync(progress)
+
+    # -- search -----------------------------------------------------------------
+
+    def nearest(
+        self, collection: str, qvec: np.ndarray, k: int, exclude_conversation: int | None = None
+    ) -> list[tuple[int, float]]:
+        """(row id, cosine) best first: through the index, or exactly over the cache as a guest."""
+        prefix = SOURCES[collection][0]
+        with self._lock:
+            if self.index is not None:
+                where: dict[str, Any] | None = None
+                if exclude_conversation is not None and collection == "conversations":
+                    where = {"conversation_id": {"$ne": exclude_conversation}}
+                hits: list[Hit] = self.index.query(collection, qvec, k=k, where=where)
+                return [(int(h.id[len(prefix) :]), h.score) for h in hits]
+        return self._exact_nearest(collection, qvec, k)
+
+    def _exact_nearest(self, collection: str, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        prefix = SOURCES[collection][0]
+        rows = self.store.fetch(
+            "SELECT key, vec FROM vectors WHERE model = ? AND key >= ? AND key < ?",
+            (self.embedder.name, prefix, prefix + "\x7f"),
+        )
+        rows = [(key, blob) for key, blob in rows if key[len(prefix) :].isdigit()]
+        if not rows:
+            return []
+        mat = np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), -1)
+        scores = mat @ qvec
+        best = np.argsort(-scores)[:k]
+        return [(int(rows[i][0][len(prefix) :]), float(scores[i])) for i in best]
+
+    def cosine(
+        self, collection: str, ids: list[int], texts: list[str], qvec: np.ndarray
+    ) -> list[float]:
+        prefix = SOURCES[collection][0]
+        vecs = self.vectors([(f"{prefix}{i}", t) for i, t in zip(ids, texts, strict=True)])
+        return [float(x) for x in vecs @ qvec]

@@ -1,0 +1,213 @@
+"""The window's memory features: Remember, proposals, sources, the memory and documents windows.
+
+SQLite edits (remember, accept, forget) happen here on the GUI thread (they
+are quick); anything that embeds runs on the engine thread or a scan thread,
+and the index catches up through ``EngineThread.sync_memory``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from assistant.core.errors import AssistantError
+from assistant.core.memories import MemoryStore
+from assistant.core.remember import to_third_person
+from assistant.core.types import MemoryNotice
+
+if TYPE_CHECKING:
+    from assistant.ui.documents_window import DocumentsWindow
+    from assistant.ui.main_window import MainWindow
+    from assistant.ui.memory_window import MemoryWindow
+
+log = logging.getLogger(__name__)
+
+
+def sources_html(items: list[dict]) -> str:
+    """ "Sources: [1] guide.pdf, page 3 · 2 memories" with links the window understands."""
+    parts = []
+    docs = [i for i in items if i.get("kind") == "document"]
+    for n, d in enumerate(docs, 1):
+        url = QUrl.fromLocalFile(d.get("path", "")).toString()
+        parts.append(f"<a href='{html.escape(url)}'>[{n}] {html.escape(d['label'])}</a>")
+    n_mem = sum(i.get("kind") == "memory" for i in items)
+    if n_mem:
+        word = "memory" if n_mem == 1 else "memories"
+        parts.append(f"<a href='memory:'>{n_mem} {word}</a>")
+    for c in [i for i in items if i.get("kind") == "conversation"][:3]:
+        parts.append(
+            f"<a href='conversation:{c.get('conversation_id')}'>{html.escape(c['label'])}</a>"
+        )
+    return "Used: " + " · ".join(parts) if parts else ""
+
+
+class ProposalBar(QWidget):
+    """ "Remember that …?" with Save / Not now, one proposal at a time."""
+
+    def __init__(self, actions: MemoryActions) -> None:
+        super().__init__()
+        self.actions = actions
+        self.pending: list[tuple[int, str]] = []
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.save_btn = QPushButton("Remember")
+        self.save_btn.setAccessibleName("Remember this fact")
+        self.skip_btn = QPushButton("Not now")
+        self.skip_btn.setAccessibleName("Do not remember this fact")
+        lay.addWidget(self.label, 1)
+        lay.addWidget(self.save_btn)
+        lay.addWidget(self.skip_btn)
+        self.save_btn.clicked.connect(self.accept)
+        self.skip_btn.clicked.connect(self.reject)
+        self.setStyleSheet("background: palette(alternate-base)")
+        self.hide()
+
+    def add(self, proposals: list[tuple[int, str]]) -> None:
+        known = {i for i, _ in self.pending}
+        self.pending += [p for p in proposals if p[0] not in known]
+        self._show_next()
+
+    def _show_next(self) -> None:
+        if not self.pending:
+            self.hide()
+            return
+        _, text = self.pending[0]
+        more = f" (+{len(self.pending) - 1} more)" if len(self.pending) > 1 else ""
+        self.label.setText(f"Remember this? “{html.escape(text)}”{more}")
+        self.show()
+
+    def accept(self) -> None:
+        if self.pending:
+            mid, text = self.pending.pop(0)
+            self.actions.accept(mid, text)
+        self._show_next()
+
+    def reject(self) -> None:
+        if self.pending:
+            mid, _ = self.pending.pop(0)
+            self.actions.reject(mid)
+        self._show_next()
+
+
+class MemoryActions(QObject):
+    """Lives on the GUI thread; its bound methods receive the engine worker's signals."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.memories = MemoryStore(window.store)  # the window's own connection
+        self.proposals = ProposalBar(self)
+        self.docs_btn = QToolButton()
+        self.docs_btn.setText("Documents only")
+        self.docs_btn.setCheckable(True)
+        self.docs_btn.setAccessibleName("Answer only from my documents")
+        self.docs_btn.setToolTip(
+            "Answer only from your documents, with sources — and say so when they "
+            "don't cover the question (Ctrl+D)"
+        )
+        self._memory_window: MemoryWindow | None = None
+        self._documents_window: DocumentsWindow | None = None
+
+    @property
+    def documents_only(self) -> bool:
+        return self.docs_btn.isChecked()
+
+    def connect_worker(self) -> None:
+        wk = self.w.engine.worker
+        wk.recalled.connect(self._recalled)
+        wk.memory_notice.connect(self._notice)
+        wk.memory_ready.connect(self._ready)
+        wk.memory_failed.connect(self._failed)
+
+    def _recalled(self, _job: int, items: list) -> None:
+        if self.w.streaming is not None:
+            self.w.streaming.set_sources(items)
+
+    def _notice(self, _job: int, notice: MemoryNotice) -> None:
+        self.notice(notice)
+
+    def _ready(self, notice: str) -> None:
+        if notice:
+            self.w.statusBar().showMessage(notice, 10000)
+
+    def _failed(self, message: str) -> None:
+        self.w.show_banner(f"{message}\nChat works without memory meanwhile.", "memory")
+
+    # -- from the chat -----------------------------------------------------------
+
+    def remember_message(self, message_id: int) -> None:
+        """The Remember button on a message: save its text as a memory, with provenance."""
+        try:
+            m = self.w.store.get_message(message_id)
+            text = m.content if m.role == "assistant" else to_third_person(m.content)
+            saved = self.memories.remember(text, "user", message_id)
+        except AssistantError as e:
+            self.w.statusBar().showMessage(str(e), 8000)
+            return
+        self.w.statusBar().showMessage(f"Saved to memory: {saved.text}", 6000)
+        self.changed()
+
+    def notice(self, notice: MemoryNotice) -> None:
+        if notice.saved:
+            self.w.statusBar().showMessage(f"Saved to memory: {notice.saved[0][1]}", 6000)
+            self.changed()
+        if notice.proposed:
+            self.proposals.add(list(notice.proposed))
+
+    def accept(self, memory_id: int, text: str) -> None:
+        try:
+            self.memories.accept(memory_id)
+        except AssistantError as e:  # deleted in the meantime
+            self.w.statusBar().showMessage(str(e), 6000)
+            return
+        self.w.statusBar().showMessage(f"Saved to memory: {text}", 6000)
+        self.changed()
+
+    def reject(self, memory_id: int) -> None:
+        with contextlib.suppress(AssistantError):
+            self.memories.set_status(memory_id, "rejected")
+
+    def changed(self) -> None:
+        self.w.engine.sync_memory()
+        if self._memory_window is not None and self._memory_window.isVisible():
+            self._memory_window.refresh()
+
+    def open_source(self, url: QUrl) -> None:
+        if url.scheme() == "memory":
+            self.open_memory_window()
+        elif url.scheme() == "conversation" and url.path().isdigit():
+            self.w.open_conversation(int(url.path()))
+        elif url.isLocalFile() and not QDesktopServices.openUrl(url):
+            self.w.statusBar().showMessage(f"Could not open {url.toLocalFile()}", 8000)
+
+    # -- windows -----------------------------------------------------------------
+
+    def open_memory_window(self) -> None:
+        from assistant.ui.memory_window import MemoryWindow
+
+        if self._memory_window is None:
+            self._memory_window = MemoryWindow(self.memories, self.w)
+            self._memory_window.changed.connect(self.w.engine.sync_memory)
+            self._memory_window.open_conversation.connect(self.w.open_conversation)
+        self._memory_window.refresh()
+        self._memory_window.show()
+        self._memory_window.raise_()
+        self._memory_window.activateWindow()
+
+    def open_documents_window(self) -> None:
+        from assistant.ui.documents_window import DocumentsWindow
+
+        if self._documents_window is None:
+            self._documents_window = DocumentsWindow(self.w.engine.worker.memory, self.w)
+        self._documents_window.refresh()
+        self._documents_window.show()
+        self._documents_window.raise_()
+        self._documents_window.activateWindow()

@@ -1,0 +1,424 @@
+"""“What I know about you”: the user's long-term memories, to read, correct and forget.
+
+Everything here is quick SQLite work on the GUI thread; no embedder is needed.
+``changed`` tells the owner to bring its search index in step afterwards.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.core.errors import AssistantError
+from assistant.core.memories import Memory, MemoryStore
+from assistant.core.remember import to_third_person
+
+log = logging.getLogger(__name__)
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+META_ROLE = Qt.ItemDataRole.UserRole + 1  # the grey line under the text
+CONV_ROLE = Qt.ItemDataRole.UserRole + 2  # source conversation id, or None
+
+EMPTY_TEXT = "Nothing yet. Say “remember that …” in a chat, or Add one here."
+PAD = 6
+EMPTY_STYLE = "color: #767676; padding: 24px"
+ERROR_STYLE = "color: #c0392b"
+WRAP = Qt.TextFlag.TextWordWrap
+
+
+def _date(ts: float) -> str:
+    t = datetime.fromtimestamp(ts)
+    return f"{t.day} {t:%b %Y}"  # not %-d: Windows has no such directive
+
+
+class TwoLineDelegate(QStyledItemDelegate):
+    """An item's text, wrapped, with a smaller grey line (META_ROLE) under it."""
+
+    @staticmethod
+    def _meta_font(font: QFont) -> QFont:
+        small = QFont(font)
+        small.setPointSizeF(max(font.pointSizeF() * 0.9, 7.0))
+        return small
+
+    def _width(self, option: QStyleOptionViewItem) -> int:
+        view = self.parent()
+        width = view.viewport().width() if isinstance(view, QListWidget) else option.rect.width()
+        return max(width - 2 * PAD, 60)
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        width = self._width(option)
+        box = QRect(0, 0, width, 100_000)
+        height = QFontMetrics(option.font).boundingRect(box, WRAP, index.data() or "").height()
+        meta = index.data(META_ROLE)
+        if meta:
+            fm = QFontMetrics(self._meta_font(option.font))
+            height += 2 + fm.boundingRect(box, WRAP, meta).height()
+        return QSize(width, height + 2 * PAD)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""  # the style draws background and selection; the text is ours
+        widget = opt.widget
+        if widget is not None:
+            widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        rect = option.rect.adjusted(PAD, PAD, -PAD, -PAD)
+        painter.save()
+        painter.setPen(option.palette.color(role))
+        painter.setFont(option.font)
+        used = painter.boundingRect(rect, WRAP, index.data() or "")
+        painter.drawText(rect, WRAP, index.data() or "")
+        meta = index.data(META_ROLE)
+        if meta:
+            painter.setFont(self._meta_font(option.font))
+            painter.setPen(option.palette.color(role) if selected else QColor("#767676"))
+            painter.drawText(rect.adjusted(0, used.height() + 2, 0, 0), WRAP, meta)
+        painter.restore()
+
+
+class MemoryWindow(QDialog):
+    changed = Signal()  # after every change: the owner re-syncs its index
+    open_conversation = Signal(int)
+
+    def __init__(self, memories: MemoryStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.memories = memories
+        self.setWindowTitle("What I know about you")
+        self.setObjectName("memory_window")
+        self.resize(620, 600)
+        self._editing: int | None = None  # the memory being edited; None: adding
+
+        self.search = QLineEdit()
+        self.search.setObjectName("memory_search")
+        self.search.setAccessibleName("Search memories")
+        self.search.setPlaceholderText("Search what I know…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh)  # cheap: SQLite, no embedder
+
+        self.list = self._list("memory_list", "Memories")
+        self.list.itemDoubleClicked.connect(self._open_item)
+        self.list.currentItemChanged.connect(self._selection_changed)
+        # Widget shortcuts: the list alone would pass Enter on to the dialog.
+        self._shortcut(self.list, Qt.Key.Key_Delete, self.delete_current)
+        self._shortcut(self.list, Qt.Key.Key_Return, self.start_edit)
+        self._shortcut(self.list, Qt.Key.Key_Enter, self.start_edit)
+        self.empty = note("memory_empty", EMPTY_STYLE, EMPTY_TEXT)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        # One inline editor serves Add and Edit: no modal dialog to get stuck behind.
+        self.editor_label = QLabel()
+        self.editor = QLineEdit()
+        self.editor.setObjectName("memory_editor")
+        self.editor.setAccessibleName("Memory text")
+        self.editor.returnPressed.connect(self.save_editor)
+        self._shortcut(self.editor, Qt.Key.Key_Escape, self.cancel_editor)  # not the window
+        self.save_btn = make_button("Save", "Save this memory", self.save_editor)
+        self.cancel_btn = make_button("Cancel", "Cancel (Esc)", self.cancel_editor)
+        self.editor_box = QWidget()
+        self.editor_box.setLayout(
+            button_row(self.editor_label, self.editor, self.save_btn, self.cancel_btn, margin=0)
+        )
+        self.editor_box.hide()
+
+        self.history = note("memory_history", "background: palette(alternate-base); padding: 6px")
+        self.history.setAccessibleName("Earlier versions")
+        self.history.setTextFormat(Qt.TextFormat.RichText)
+        self.history.hide()
+        self.error = note("memory_error", ERROR_STYLE)
+        self.error.hide()
+
+        b = make_button
+        self.add_btn = b("Add…", "Add a memory", self.start_add)
+        self.edit_btn = b("Edit…", "Correct the selected memory (Enter)", self.start_edit)
+        self.history_btn = b("History", "Show earlier versions", self.show_history)
+        self.open_btn = b("Open conversation", "Open the chat it came from", self.open_selected)
+        self.delete_btn = b("Delete…", "Forget this memory (Delete)", self.delete_current)
+        self.accept_btn = b("Accept", "Remember this", self.accept_current)
+        self.reject_btn = b("Reject", "Don't remember this", self.reject_current)
+        self.forget_all_btn = b("Forget everything…", "Delete every memory", self.forget_everything)
+        self.close_btn = b("Close", "Close", self.close)
+
+        self.suggested = self._list("memory_suggested", "Suggested memories")
+        self.suggested_box = QWidget()
+        sug = QVBoxLayout(self.suggested_box)
+        sug.setContentsMargins(0, 8, 0, 0)
+        sug.addWidget(QLabel("<b>Suggested</b> — things you mentioned. Keep them?"))
+        sug.addWidget(self.suggested)
+        sug.addLayout(button_row(None, self.accept_btn, self.reject_btn))
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.search)
+        lay.addWidget(self.list, 1)
+        lay.addWidget(self.empty, 1)
+        for w in (self.history, self.editor_box):
+            lay.addWidget(w)
+        lay.addLayout(
+            button_row(
+                self.add_btn, self.edit_btn, self.history_btn, self.open_btn, None, self.delete_btn
+            )
+        )
+        lay.addWidget(self.error)
+        lay.addWidget(self.suggested_box)
+        lay.addSpacing(6)
+        lay.addLayout(button_row(self.forget_all_btn, None, self.close_btn))
+        self.refresh()
+
+    def _shortcut(self, widget: QWidget, key: Qt.Key, slot: Callable[[], object]) -> None:
+        shortcut = QShortcut(QKeySequence(key), widget)
+        shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+        shortcut.activated.connect(slot)
+
+    def _list(self, name: str, accessible: str) -> QListWidget:
+        w = QListWidget()
+        w.setObjectName(name)
+        w.setAccessibleName(accessible)
+        w.setItemDelegate(TwoLineDelegate(w))
+        w.setResizeMode(QListWidget.ResizeMode.Adjust)  # re-wrap the texts on resize
+        w.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
+        w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        return w
+
+    # -- showing --------------------------------------------------------------
+
+    def refresh(self) -> None:
+        keep = self.current_id()
+        query = self.search.text().strip()
+        shown = self._matching(query) if query else self.memories.list("active")
+        edited = {m.superseded_by for m in self.memories.list("superseded", limit=5000)}
+        self.list.clear()
+        for m in shown:
+            self.list.addItem(self._item(m, m.id in edited))
+            if m.id == keep:
+                self.list.setCurrentRow(self.list.count() - 1)
+        if self.list.currentRow() < 0 and self.list.count():
+            self.list.setCurrentRow(0)
+        if query and not shown:
+            self.empty.setText(f"Nothing I know matches “{query}”.")
+        else:
+            self.empty.setText(EMPTY_TEXT)
+        self.list.setVisible(bool(shown))
+        self.empty.setVisible(not shown)
+
+        self.suggested.clear()
+        for m in self.memories.list("proposed"):
+            self.suggested.addItem(self._item(m, False, proposal=True))
+        if self.suggested.count():
+            self.suggested.setCurrentRow(0)
+            rows = range(min(self.suggested.count(), 3))  # grow with the list, up to 3 rows
+            height = sum(self.suggested.sizeHintForRow(i) for i in rows)
+            self.suggested.setFixedHeight(height + 2 * self.suggested.frameWidth())
+        self.suggested_box.setVisible(self.suggested.count() > 0)
+        self.forget_all_btn.setEnabled(bool(self.memories.list(None, limit=1)))
+        self._selection_changed()
+
+    def _matching(self, query: str) -> list[Memory]:
+        """Keyword hits first (ranked), then plain substring matches, so "anut" finds peanuts."""
+        found = {m.id: m for m in self.memories.search_text(query, limit=200)}
+        low = query.lower()
+        for m in self.memories.list("active"):
+            if m.id not in found and low in m.text.lower():
+                found[m.id] = m
+        return list(found.values())
+
+    def _item(self, m: Memory, edited: bool, proposal: bool = False) -> QListWidgetItem:
+        parts = [f"{'suggested' if proposal else 'saved'} {_date(m.created_at)}"]
+        if edited:
+            parts.append("edited")
+        if m.source_conversation_id is not None:
+            parts.append("from a conversation")
+        item = QListWidgetItem(m.text)
+        item.setData(ID_ROLE, m.id)
+        item.setData(META_ROLE, " · ".join(parts))
+        item.setData(CONV_ROLE, m.source_conversation_id)
+        item.setToolTip(m.text)
+        return item
+
+    def current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return None if item is None or self.list.isHidden() else item.data(ID_ROLE)
+
+    def _selection_changed(self, *_: object) -> None:
+        item = self.list.currentItem() if not self.list.isHidden() else None
+        for b in (self.edit_btn, self.history_btn, self.delete_btn):
+            b.setEnabled(item is not None)
+        self.open_btn.setEnabled(item is not None and item.data(CONV_ROLE) is not None)
+        if not self.history.isHidden():
+            self.show_history()  # follow the selection while it is open
+        has_proposal = self.suggested.currentItem() is not None
+        self.accept_btn.setEnabled(has_proposal)
+        self.reject_btn.setEnabled(has_proposal)
+
+    def show_history(self) -> None:
+        """The selected memory's versions, newest first, in the panel under the list."""
+        mid = self.current_id()
+        if mid is None:
+            self.history.hide()
+            return
+        versions = self.memories.history(mid)
+        if len(versions) == 1:
+            text = f"No earlier versions (saved {_date(versions[0].created_at)})."
+        else:
+            lines = [
+                f"• {'<b>now:</b> ' if i == 0 else ''}{html.escape(v.text)}"
+                f" <span style='color:#767676'>({_date(v.created_at)})</span>"
+                for i, v in enumerate(versions)
+            ]
+            text = "<b>Versions, newest first</b><br>" + "<br>".join(lines)
+        self.history.setTextFormat(Qt.TextFormat.RichText)
+        self.history.setText(text)
+        self.history.show()
+
+    # -- changing -------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self.error.hide()
+        self.refresh()
+        self.changed.emit()
+
+    def _fail(self, e: AssistantError) -> None:
+        self.error.setText(str(e))
+        self.error.show()
+
+    def start_add(self) -> None:
+        self._open_editor(None, "New memory:", "")
+
+    def start_edit(self) -> None:
+        mid = self.current_id()
+        if mid is not None:
+            self._open_editor(mid, "Correct it:", self.list.currentItem().text())
+
+    def _open_editor(self, memory_id: int | None, label: str, text: str) -> None:
+        self._editing = memory_id
+        self.editor_label.setText(label)
+        self.editor.setPlaceholderText("e.g. I live in Lyon" if memory_id is None else "")
+        self.editor.setText(text)
+        self.editor_box.show()
+        self.editor.setFocus()
+        self.editor.selectAll()
+
+    def cancel_editor(self) -> None:
+        self.editor_box.hide()
+        self.editor.clear()
+        self.list.setFocus()
+
+    def save_editor(self) -> None:
+        text = self.editor.text().strip()
+        if not text:
+            return
+        try:
+            if self._editing is None:
+                saved = self.memories.remember(to_third_person(text))
+            else:
+                saved = self.memories.edit(self._editing, text)
+        except AssistantError as e:
+            self._fail(e)
+            return
+        self.cancel_editor()
+        self.search.clear()  # the saved memory must be in view
+        self._changed()
+        self._select(saved.id)
+
+    def _select(self, memory_id: int) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(ID_ROLE) == memory_id:
+                self.list.setCurrentRow(i)
+                return
+
+    def delete_current(self) -> None:
+        item = self.list.currentItem()
+        if item is None or self.list.isHidden():
+            return
+        if not self._confirm(f"Forget “{item.text()}”? Earlier versions go too."):
+            return
+        self.memories.forget(item.data(ID_ROLE))
+        self._changed()
+
+    def forget_everything(self) -> None:
+        n = len(self.memories.list(None, limit=100_000))
+        if n and self._confirm(f"Forget all {n} memories, suggestions and old versions?"):
+            self.memories.forget_all()
+            self._changed()
+
+    def accept_current(self) -> None:
+        item = self.suggested.currentItem()
+        if item is not None:
+            self.memories.accept(item.data(ID_ROLE))
+            self._changed()
+
+    def reject_current(self) -> None:
+        item = self.suggested.currentItem()
+        if item is not None:
+            self.memories.set_status(item.data(ID_ROLE), "rejected")
+            self._changed()
+
+    def open_selected(self) -> None:
+        if self.current_id() is not None:
+            self._open_item(self.list.currentItem())
+
+    def _open_item(self, item: QListWidgetItem) -> None:
+        conv = item.data(CONV_ROLE)
+        if conv is not None:
+            self.open_conversation.emit(int(conv))
+
+    def _confirm(self, text: str) -> bool:
+        return ask_yes_no(self, "Forget", text)  # tests replace this
+
+
+def make_button(text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+    b = QPushButton(text)
+    b.setAccessibleName(text.rstrip("…"))
+    b.setToolTip(tip)
+    b.setAutoDefault(False)  # Enter in a line edit must not click some button
+    b.clicked.connect(slot)
+    return b
+
+
+def note(name: str, style: str, text: str = "") -> QLabel:
+    """A wrapped, selectable line of text: status, error, empty-state."""
+    label = QLabel(text)
+    label.setObjectName(name)
+    label.setAccessibleName(name.split("_")[-1].capitalize())
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet(style)
+    return label
+
+
+def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    std = QMessageBox.StandardButton
+    return QMessageBox.question(parent, title, text, std.Yes | std.No, std.No) == std.Yes
+
+
+def button_row(*widgets: QWidget | None, margin: int | None = None) -> QHBoxLayout:
+    """A row of widgets; None is a stretch. A line edit takes the spare room."""
+    row = QHBoxLayout()
+    if margin is not None:
+        row.setContentsMargins(margin, margin, margin, margin)
+    for w in widgets:
+        if w is None:
+            row.addStretch(1)
+        else:
+            row.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
+    return row
