@@ -54,6 +54,7 @@ format: setup
 bench: setup
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/gui_latency.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QDesktopServices
 
 from assistant.core.memory_service import NOT_IN_DOCUMENTS
 from assistant.core.paths import get_paths
@@ -95,7 +97,7 @@ def test_remember_button_on_a_message(qtbot, window):
     assert "Saved to memory" in w.statusBar().currentMessage()
 
 
-def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path):
+def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path, monkeypatch):
     w = window
     w.engine.worker.memory.add_documents([make_docs(tmp_path / "docs")])
     qtbot.keyClick(w, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
@@ -103,7 +105,11 @@ def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path):
     send(qtbot, w, "How long is the kettle's warranty?")
     answer = w.chat.messages()[-1]
     assert "kettle-guide.pdf, page 3" in answer.sources.text()
-    assert "file://" in answer.sources.text()  # a citation opens the file
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    link = re.search(r"href='(file://[^']+)'", answer.sources.text()).group(1)
+    answer.sources.linkActivated.emit(link)  # as a click on the citation does
+    assert opened and opened[0].toLocalFile() == str(tmp_path / "docs" / "kettle-guide.pdf")
     send(qtbot, w, "Who painted the Mona Lisa?")
     answer = w.chat.messages()[-1]
     assert answer.text == NOT_IN_DOCUMENTS and not answer.sources.isVisibleTo(w)

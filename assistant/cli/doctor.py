@@ -91,6 +91,25 @@ def _history() -> Check:
     return ("ok", "history", f"{n} conversation(s) in {p.history_db}")
 
 
+def _memory() -> Check:
+    from assistant.core.history import HistoryStore
+
+    p = get_paths()
+    if not p.history_db.exists():
+        return ("ok", "memory", "nothing stored yet")
+    try:
+        with HistoryStore(p.history_db, p.backups_dir) as store:
+            n_mem, n_docs, n_skip = store.fetch(
+                "SELECT (SELECT COUNT(*) FROM memories WHERE status = 'active'),"
+                " (SELECT COUNT(*) FROM documents WHERE status = 'indexed'),"
+                " (SELECT COUNT(*) FROM documents WHERE status = 'skipped')"
+            )[0]
+    except AssistantError as e:
+        return ("fail", "memory", str(e))
+    skipped = f" ({n_skip} skipped: `assistant docs list`)" if n_skip else ""
+    return ("ok", "memory", f"{n_mem} memories, {n_docs} documents{skipped}")
+
+
 def _data_dir() -> Check:
     p = get_paths()
     try:
@@ -116,6 +135,7 @@ CHECKS: list[Callable[[], Check]] = [
     _settings,
     _chat_model,
     _history,
+    _memory,
     _data_dir,
     _portaudio,
 ]

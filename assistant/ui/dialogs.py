@@ -71,6 +71,15 @@ class SettingsDialog(QDialog):
         form.addRow("Top-p", self._pair(self.top_p, self.top_p_auto))
         self.max_tokens = self._int(g.max_tokens, 1, 131_072, "Maximum answer length")
         form.addRow("Max tokens per answer", self.max_tokens)
+        mem = settings.memory
+        self.mem_enabled = self._check("Use memories, documents and past chats", mem.enabled)
+        self.mem_extract = self._check("Offer to remember facts I mention", mem.extract)
+        self.mem_auto = self._check("…and save them without asking", mem.auto_accept)
+        self.mem_convs = self._check(
+            "Recall snippets of other conversations", mem.recall_conversations
+        )
+        for box in (self.mem_enabled, self.mem_extract, self.mem_auto, self.mem_convs):
+            form.addRow("Memory" if box is self.mem_enabled else "", box)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -92,6 +101,12 @@ class SettingsDialog(QDialog):
         w.setValue(value)
         w.setAccessibleName(name)
         return w
+
+    def _check(self, text: str, on: bool) -> QCheckBox:
+        box = QCheckBox(text)
+        box.setChecked(on)
+        box.setAccessibleName(text)
+        return box
 
     def _float(self, value: float, lo: float, hi: float, name: str) -> QDoubleSpinBox:
         w = QDoubleSpinBox()
@@ -129,6 +144,12 @@ class SettingsDialog(QDialog):
             temperature=None if self.temp_auto.isChecked() else self.temp.value(),
             top_p=None if self.top_p_auto.isChecked() else self.top_p.value(),
             max_tokens=self.max_tokens.value(),
+        )
+        data["memory"].update(
+            enabled=self.mem_enabled.isChecked(),
+            extract=self.mem_extract.isChecked(),
+            auto_accept=self.mem_auto.isChecked(),
+            recall_conversations=self.mem_convs.isChecked(),
         )
         try:
             self.result_settings = Settings.model_validate(data)

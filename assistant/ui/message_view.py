@@ -180,6 +180,12 @@ class MessageWidget(QFrame):
         text = sources_html(items)
         self.sources.setText(text)
         self.sources.setVisible(bool(text))
+        # What exactly was used, on hover: the memory's words, the passage's start.
+        self.sources.setToolTip(
+            "\n".join(
+                f"{i.get('label', '')}: {' '.join(i.get('text', '').split())[:140]}" for i in items
+            )
+        )
 
     def set_note(self, note: str) -> None:
         self.note.setText(note)
