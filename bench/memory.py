@@ -90,9 +90,7 @@ def _service(root: Path, embedder: Embedder) -> MemoryService:
 
 def _words(rng: random.Random, n: int) -> str:
     syll = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "pi", "nu", "ter", "gan"]
-    return " ".join(
-        "".join(rng.choice(syll) for _ in range(rng.randint(1, 3))) for _ in range(n)
-    )
+    return " ".join("".join(rng.choice(syll) for _ in range(rng.randint(1, 3))) for _ in range(n))
 
 
 def _pct(xs: list[float], p: float) -> float:
