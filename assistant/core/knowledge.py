@@ -255,7 +255,7 @@ class Knowledge:
                 where: dict[str, Any] | None = None
                 if exclude_conversation is not None and collection == "conversations":
                     where = {"conversation_id": {"$ne": exclude_conversation}}
-                hits: list[Hit] = self.index.query(collection, qvec, k=k, where=where)
+                hits: list[Hit] = self.index.query(collection, qvec, k, where, ids_only=True)
                 return [(int(h.id[len(prefix) :]), h.score) for h in hits]
         return self._exact_nearest(collection, qvec, k)
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from assistant.core.history import fts_query
 from assistant.core.knowledge import Knowledge
 from assistant.core.remember import about_the_user, to_second_person
 
@@ -128,13 +127,14 @@ def search(
     texts = [query, about_the_user(query)] if "memory" in kinds else [query]
     qvecs = kn.embed_queries(texts)
     kn.sync_if_changed()
-    fts = fts_query(" ".join(keywords(query)), " OR ")
+    words = keywords(query)
     found: list[RecallItem] = []
     for kind in kinds:
         qvec = qvecs[-1] if kind == "memory" else qvecs[0]
         collection = _KIND_COLLECTION[kind]
         vector_ids = [i for i, _ in kn.nearest(collection, qvec, k * 2, exclude_conversation)]
         keyword_ids: list[int] = []
+        fts = _discriminating(kn, kind, words)
         if fts:
             keyword_ids = [r[0] for r in kn.store.fetch(_FTS[kind], (fts, k * 2))]
         items = _hydrate(kn, kind, list(dict.fromkeys(vector_ids + keyword_ids)))
@@ -154,6 +154,31 @@ def search(
         found += [_with_score(items[i], t) for i, t in zip(ids, totals, strict=True) if t >= floor]
     found.sort(key=lambda it: it.score, reverse=True)
     return found
+
+
+# A word found in more rows than this says little about any of them, and ranking
+# every row it matches is what makes keyword search slow at 100k passages.
+COMMON_ROWS = 300
+_FTS_TABLE = {
+    "memory": "memories_fts",
+    "document": "doc_chunks_fts",
+    "conversation": "messages_fts",
+}
+
+
+def _discriminating(kn: Knowledge, kind: str, words: list[str]) -> str:
+    """An FTS5 OR-query of the words (exact terms) that are rare enough to mean something."""
+    table = _FTS_TABLE[kind]
+    keep = []
+    for w in words[:12]:
+        term = '"' + w.replace('"', '""') + '"'
+        n = kn.store.fetch(
+            f"SELECT COUNT(*) FROM (SELECT rowid FROM {table} WHERE {table} MATCH ? LIMIT ?)",
+            (term, COMMON_ROWS + 1),
+        )[0][0]
+        if 0 < n <= COMMON_ROWS:
+            keep.append(term)
+    return " OR ".join(keep)
 
 
 _STOPWORDS = frozenset(
@@ -257,7 +282,7 @@ def keywords(text: str) -> list[str]:
 
 
 def _with_score(item: RecallItem, score: float) -> RecallItem:
-    return RecallItem(**{**asdict(item), "score": score})
+    return replace(item, score=score)
 
 
 def recall(

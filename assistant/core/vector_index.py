@@ -160,13 +160,20 @@ class VectorIndex:
         )
 
     def query(
-        self, collection: str, embedding: Any, k: int = 5, where: dict[str, Any] | None = None
+        self,
+        collection: str,
+        embedding: Any,
+        k: int = 5,
+        where: dict[str, Any] | None = None,
+        ids_only: bool = False,
     ) -> list[Hit]:
+        """Nearest first; ``ids_only`` skips reading documents and metadata (faster)."""
+        include = ["distances"] if ids_only else ["documents", "metadatas", "distances"]
         r = self._collection(collection).query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=k,
             where=where,
-            include=["documents", "metadatas", "distances"],
+            include=include,  # type: ignore[arg-type]
         )
         docs = r["documents"][0] if r.get("documents") else [None] * len(r["ids"][0])
         metas = r["metadatas"][0] if r.get("metadatas") else [None] * len(r["ids"][0])
