@@ -178,8 +178,15 @@ class Knowledge:
 
     def sync_if_changed(self) -> None:
         """Cheap when nothing changed: one SELECT of the epoch counter."""
-        if self.index is not None and self._epoch_now() != self._epoch:
+        epoch = self._epoch_now()
+        if epoch == self._epoch:
+            return
+        if self.index is not None:
             self.sync()
+        elif self.guest:  # no index to update: make sure new memories have vectors
+            with self._lock:
+                self.vectors([(f"m{r[0]}", r[1]) for r in self._rows("memories")])
+                self._epoch = epoch
 
     def _rows(self, collection: str) -> list[tuple]:
         return self.store.fetch(SOURCES[collection][1])
