@@ -12,7 +12,7 @@ import pytest
 from fpdf import FPDF
 from pypdf import PageObject, PdfWriter
 
-from assistant.core import doc_readers
+from assistant.core import doc_files
 from assistant.core.chunking import Passage, chunk_sections
 from assistant.core.doc_readers import DocumentError, Section, iter_files, read_document
 
@@ -286,7 +286,7 @@ def test_iter_files_reports_an_unreadable_folder(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(doc_readers.os, "scandir", scandir)
+    monkeypatch.setattr(doc_files.os, "scandir", scandir)
     assert list(iter_files([tmp_path])) == [
         (tmp_path / "locked", "permission denied"),
         (tmp_path / "ok.txt", None),

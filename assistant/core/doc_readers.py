@@ -8,26 +8,29 @@ says why it was skipped, so one broken file never stops indexing a folder.
 from __future__ import annotations
 
 import codecs
-import errno
 import io
 import itertools
 import logging
-import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.core.doc_files import (
+    DEFAULT_MAX_BYTES,
+    SUPPORTED_SUFFIXES,
+    iter_files,
+    os_reason,
+    too_large,
+)
 from assistant.core.errors import AssistantError
+
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "DocumentError", "Section", "iter_files"]
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"})
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-
-_JUNK_DIRS = frozenset({"node_modules", "__pycache__", ".git"})
 _DAMAGED_HINT = "Open and re-save it, or leave it out of the indexed folders."
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"))
@@ -80,84 +83,6 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Sectio
     return sections
 
 
-def iter_files(
-    roots: Iterable[Path], max_bytes: int = DEFAULT_MAX_BYTES
-) -> Iterator[tuple[Path, str | None]]:
-    """Yield ``(file, None)`` to index and ``(path, reason)`` for skips worth telling.
-
-    Symlinks are followed, but each real folder is walked once and each real file
-    yielded once, so links can neither loop nor duplicate. Order is sorted by name.
-    """
-    seen: set[str] = set()  # real paths of folders walked and files yielded
-    for root in roots:
-        # An explicit stack (not recursion): a deep tree cannot hit the recursion limit.
-        stack: list[tuple[str, Iterator[Path]]] = [("", iter([Path(root)]))]
-        while stack:
-            path = next(stack[-1][1], None)
-            if path is None:
-                stack.pop()
-                continue
-            is_root, suffix = len(stack) == 1, path.suffix.lower()
-            if not is_root and (path.name.startswith(".") or path.name in _JUNK_DIRS):
-                continue
-            try:
-                st = path.stat()  # follows symlinks
-            except OSError as e:
-                reason = _os_reason(e, path)
-                if is_root or reason != "broken link" or suffix in SUPPORTED_SUFFIXES | {""}:
-                    yield path, reason
-                continue
-            real = os.path.realpath(path)
-            if stat.S_ISDIR(st.st_mode):
-                if any(real == ancestor for ancestor, _ in stack):
-                    yield path, "symlink loop"
-                elif real not in seen:  # else another link to a folder already walked
-                    seen.add(real)
-                    try:
-                        with os.scandir(path) as it:
-                            names = sorted(entry.name for entry in it)
-                    except OSError as e:
-                        yield path, _os_reason(e, path)
-                        continue
-                    stack.append((real, iter([path / name for name in names])))
-            elif suffix not in SUPPORTED_SUFFIXES:
-                if is_root:  # named by the user, so worth saying why
-                    yield path, "unsupported file type"
-            elif real not in seen:
-                seen.add(real)
-                yield path, _skip_reason(path, st, max_bytes)
-
-
-def _skip_reason(path: Path, st: os.stat_result, max_bytes: int) -> str | None:
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file"  # a FIFO or device would hang or never end
-    if st.st_size > max_bytes:
-        return _too_large(st.st_size, max_bytes)
-    return None if os.access(path, os.R_OK) else "permission denied"
-
-
-def _os_reason(e: OSError, path: Path) -> str:
-    if isinstance(e, PermissionError):
-        return "permission denied"
-    if e.errno == errno.ELOOP:
-        return "symlink loop"
-    if isinstance(e, FileNotFoundError):
-        return "broken link" if path.is_symlink() else "not found"
-    return e.strerror or type(e).__name__
-
-
-def _too_large(size: int, cap: int) -> str:
-    return f"too large ({_human(size)}; the limit is {_human(cap)})"
-
-
-def _human(n: float) -> str:
-    for unit in ("bytes", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     name, suffix = path.name, path.suffix.lower()
     too_big = "Split it into smaller files or raise the size limit."
@@ -171,17 +96,17 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
                 f"Supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}.",
             )
         if st.st_size > max_bytes:
-            raise DocumentError(f"{name} is {_too_large(st.st_size, max_bytes)}.", too_big)
+            raise DocumentError(f"{name} is {too_large(st.st_size, max_bytes)}.", too_big)
         with path.open("rb") as f:
             data = f.read(max_bytes + 1)  # the file may have grown since stat()
     except OSError as e:
-        reason = _os_reason(e, path)
+        reason = os_reason(e, path)
         if reason in ("not found", "broken link"):
             raise DocumentError(f"{name} was not found ({reason}).", "Was it moved?") from e
         hint = "Check its permissions." if reason == "permission denied" else ""
         raise DocumentError(f"{name} could not be read: {reason}.", hint) from e
     if len(data) > max_bytes:
-        raise DocumentError(f"{name} is {_too_large(len(data), max_bytes)}.", too_big)
+        raise DocumentError(f"{name} is {too_large(len(data), max_bytes)}.", too_big)
     return data
 
 

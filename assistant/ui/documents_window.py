@@ -33,14 +33,7 @@ from assistant.core.doc_readers import SUPPORTED_SUFFIXES
 from assistant.core.documents import Document
 from assistant.core.errors import AssistantError
 from assistant.core.memory_service import MemoryService
-from assistant.ui.memory_window import (
-    EMPTY_STYLE,
-    ERROR_STYLE,
-    ask_yes_no,
-    button_row,
-    make_button,
-    note,
-)
+from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
 
 log = logging.getLogger(__name__)
 

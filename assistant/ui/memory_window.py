@@ -15,13 +15,10 @@ from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QMessageBox,
-    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -32,6 +29,7 @@ from PySide6.QtWidgets import (
 from assistant.core.errors import AssistantError
 from assistant.core.memories import Memory, MemoryStore
 from assistant.core.remember import to_third_person
+from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +39,6 @@ CONV_ROLE = Qt.ItemDataRole.UserRole + 2  # source conversation id, or None
 
 EMPTY_TEXT = "Nothing yet. Say “remember that …” in a chat, or Add one here."
 PAD = 6
-EMPTY_STYLE = "color: #767676; padding: 24px"
-ERROR_STYLE = "color: #c0392b"
 WRAP = Qt.TextFlag.TextWordWrap
 
 
@@ -384,41 +380,3 @@ class MemoryWindow(QDialog):
 
     def _confirm(self, text: str) -> bool:
         return ask_yes_no(self, "Forget", text)  # tests replace this
-
-
-def make_button(text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
-    b = QPushButton(text)
-    b.setAccessibleName(text.rstrip("…"))
-    b.setToolTip(tip)
-    b.setAutoDefault(False)  # Enter in a line edit must not click some button
-    b.clicked.connect(slot)
-    return b
-
-
-def note(name: str, style: str, text: str = "") -> QLabel:
-    """A wrapped, selectable line of text: status, error, empty-state."""
-    label = QLabel(text)
-    label.setObjectName(name)
-    label.setAccessibleName(name.split("_")[-1].capitalize())
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet(style)
-    return label
-
-
-def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
-    std = QMessageBox.StandardButton
-    return QMessageBox.question(parent, title, text, std.Yes | std.No, std.No) == std.Yes
-
-
-def button_row(*widgets: QWidget | None, margin: int | None = None) -> QHBoxLayout:
-    """A row of widgets; None is a stretch. A line edit takes the spare room."""
-    row = QHBoxLayout()
-    if margin is not None:
-        row.setContentsMargins(margin, margin, margin, margin)
-    for w in widgets:
-        if w is None:
-            row.addStretch(1)
-        else:
-            row.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
-    return row
