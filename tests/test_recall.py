@@ -158,8 +158,9 @@ def test_proposals_from_conversation_need_acceptance(embedder):
     svc.memories.accept(pid)
     assert _memories(svc.recall_for("What is my job?", conv.id)) == [text]
     assert svc.memories.get(pid).source_conversation_id == conv.id
-    # Said again later: not proposed twice.
+    # Said again later, or the same message answered again: not proposed twice.
     assert svc.propose_from("I work as a nurse.", None) is None
+    assert svc.propose_from(msg.content, msg.id) is None
     _close(svc)
 
 
@@ -224,4 +225,24 @@ def test_unreachable_chroma_server_is_one_clear_error(embedder):
     svc.remember("I drive a blue Volvo.")
     with pytest.raises(AssistantError, match="Cannot reach the Chroma server"):
         svc.ensure_open()
+    svc.store.close()
+
+
+def test_chat_goes_on_without_memory_when_the_index_is_unreachable(embedder, engine, greedy):
+    from assistant.core.chat import ChatService
+    from assistant.core.settings import Settings
+    from assistant.core.types import Done, MemoryNotice
+
+    svc = _service(embedder, chroma_url=f"http://127.0.0.1:{_free_port()}")
+    svc.remember("I drive a blue Volvo.")
+    chat = ChatService(svc.store, engine, Settings(), svc)
+    conv = chat.new_conversation()
+    chunks = list(chat.send(conv.id, "What car do I have?", params=greedy))
+    problems = [c.problem for c in chunks if isinstance(c, MemoryNotice) and c.problem]
+    assert problems and "Cannot reach the Chroma server" in problems[0]
+    assert isinstance(chunks[-1], Done) and chunks[-1].text  # answered all the same
+    from assistant.core.errors import AssistantError
+
+    with pytest.raises(AssistantError, match="Cannot reach"):  # documents only: say why
+        list(chat.send(conv.id, "What does the manual say?", documents_only=True))
     svc.store.close()

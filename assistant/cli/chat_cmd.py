@@ -71,6 +71,8 @@ def _stream_to(out, chunks: Iterator[Chunk], dim: common.Dim, show: bool = True)
         elif isinstance(chunk, MemoryNotice):
             got.saved += chunk.saved
             got.proposed += chunk.proposed
+            if chunk.problem:
+                print(dim(f"[{chunk.problem}]"), file=sys.stderr)
         elif isinstance(chunk, Done):
             got.done = chunk
     return got

@@ -157,10 +157,12 @@ class ChatService:
             notices.append(proposal)
         try:
             found = self.memory.recall_for(query, conversation_id, documents_only)
-        except AssistantError:
-            raise
-        except Exception as e:  # recall is an aid; a broken index must not stop chat
-            log.warning("recall failed: %s", e, exc_info=True)
+        except Exception as e:  # recall is an aid: a broken index or server must not stop chat
+            if documents_only:
+                raise  # …unless the question is about the documents: say why, don't guess
+            log.warning("recall failed: %s", e, exc_info=not isinstance(e, AssistantError))
+            problem = str(e) if isinstance(e, AssistantError) else f"{type(e).__name__}: {e}"
+            notices.append(MemoryNotice(problem=f"Answering without memory: {problem}"))
             found = None
         if documents_only and (found is None or not found.documents):
             return None

@@ -9,6 +9,7 @@ in the background when the window starts.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,11 +66,12 @@ class MemoryService:
         if not (self.settings.enabled and self.settings.extract):
             return None
         saved, proposed = [], []
+        started = time.time()
         for fact in extract_facts(text):
             auto = self.settings.auto_accept
             m = self.memories.remember(fact, "extracted", message_id, proposed=not auto)
-            if m.source_message_id != message_id:
-                continue  # known already
+            if m.created_at < started:
+                continue  # known, proposed or turned down before (e.g. on a regenerate)
             (saved if m.status == "active" else proposed).append((m.id, m.text))
         if not saved and not proposed:
             return None

@@ -127,10 +127,12 @@ class RecallNotice:
 
 @dataclass(frozen=True)
 class MemoryNotice:
-    """Memories saved (``saved``) or proposed for the user to accept (``proposed``)."""
+    """Memories saved (``saved``) or proposed for the user to accept (``proposed``);
+    ``problem``: recall was unavailable for this answer, and why (one line)."""
 
     saved: tuple[tuple[int, str], ...] = ()
     proposed: tuple[tuple[int, str], ...] = ()
+    problem: str | None = None
 
 
 Chunk = TextChunk | ContextNotice | RecallNotice | MemoryNotice | Done

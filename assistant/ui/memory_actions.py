@@ -156,6 +156,8 @@ class MemoryActions(QObject):
         self.changed()
 
     def notice(self, notice: MemoryNotice) -> None:
+        if notice.problem:
+            self.w.statusBar().showMessage(notice.problem, 15000)
         if notice.saved:
             self.w.statusBar().showMessage(f"Saved to memory: {notice.saved[0][1]}", 6000)
             self.changed()
