@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # collection -> (key prefix, SQL giving (id, text[, conversation_id]) of what belongs in it)
 SOURCES: dict[str, tuple[str, str]] = {
     "memories": ("m", "SELECT id, text FROM memories WHERE status = 'active'"),
-    "documents": ("c", "SELECT id, text FROM doc_chunks"),
+    "documents": ("c", "SELECT id, text FROM doc_chunks WHERE 1"),
     "conversations": (
         "h",
         "SELECT id, content, conversation_id FROM messages WHERE role IN ('user', 'assistant')"
@@ -194,14 +194,17 @@ class Knowledge:
     def _sync_collection(self, collection: str, progress: Callable[[int, int], None] | None) -> int:
         if self.index is None:
             return 0
-        prefix = SOURCES[collection][0]
-        wanted = {f"{prefix}{r[0]}": r for r in self._rows(collection)}
+        prefix, sql = SOURCES[collection]
+        # Ids first: at 100k passages, reading every text just to diff would be ~100 MB.
+        wanted = {f"{prefix}{r[0]}" for r in self.store.fetch(f"SELECT id FROM ({sql})")}
         have = self.index.ids(collection)
-        stale = sorted(have - wanted.keys())
+        stale = sorted(have - wanted)
         self.index.delete(collection, stale)
-        todo = [k for k in wanted if k not in have]
+        todo = sorted(wanted - have, key=lambda k: int(k[len(prefix) :]))
         for start in range(0, len(todo), BATCH):
-            self._upsert(collection, [wanted[k] for k in todo[start : start + BATCH]])
+            ids = [int(k[len(prefix) :]) for k in todo[start : start + BATCH]]
+            marks = ",".join("?" * len(ids))
+            self._upsert(collection, self.store.fetch(f"{sql} AND id IN ({marks})", tuple(ids)))
             if progress:
                 progress(min(start + BATCH, len(todo)), len(todo))
         if todo or stale:
