@@ -99,8 +99,12 @@ def test_incremental_rescan_and_removal(svc, tmp_path):
     assert svc.rescan().added == []
     assert svc.search("When do I plant tomatoes?", ("document",)) == []
     assert "garden.md" not in {Path(d.path).name for d in svc.documents.documents()}
+    # Added again (the file alone): it comes back under its folder, no second source.
+    svc.add_documents([folder / "garden.md"])
+    assert "mid June" in svc.search("When do I plant tomatoes?", ("document",))[0].text
+    assert [p for _, p in svc.documents.sources()] == [str(folder)]
     removed = svc.remove_documents(folder)
-    assert len(removed) == 4  # one indexed, two skipped, one removed by hand
+    assert sorted(Path(p).name for p in removed) == ["garden.md", "kettle-guide.pdf"]
     assert svc.knowledge.index.count("documents") == 0
     assert svc.store.fetch("SELECT COUNT(*) FROM doc_chunks")[0][0] == 0
 
@@ -177,7 +181,7 @@ def test_cli_docs_and_memory_commands(tmp_path):
     assert run_cli("memory", "forget", str(listed[0]["id"])).returncode == 0
     assert json.loads(run_cli("memory", "list", "--status", "all", "--json").stdout) == []
     r = run_cli("memory", "reindex")
-    assert r.returncode == 0 and "0 memories" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "0 memories, 5 document passages" in r.stdout, r.stdout + r.stderr
     r = run_cli("docs", "remove", str(tmp_path / "nowhere"))
     assert r.returncode == 1 and "not among your documents" in r.stderr
     assert "Traceback" not in r.stderr

@@ -79,3 +79,15 @@ def test_a_turned_down_proposal_is_not_proposed_again(mem):
     again = mem.remember("The user plays the cello.", "extracted", proposed=True)
     assert again.id == p.id and again.status == "rejected"
     assert len(mem.list(status=None)) == 1
+
+
+def test_accept_and_reject_only_apply_to_suggestions(mem):
+    saved = mem.remember("The user lives in Paris.")
+    assert mem.accept(saved.id).status == "active"  # accepted already: unchanged
+    assert [m.id for m in mem.list()] == [saved.id]
+    with pytest.raises(AssistantError, match="not a suggestion"):
+        mem.reject(saved.id)
+    p = mem.remember("The user lives in Nice.", "extracted", proposed=True)
+    assert mem.get(saved.id).status == "active"  # a suggestion replaces nothing yet
+    mem.accept(p.id)
+    assert mem.get(saved.id).status == "superseded" and mem.get(saved.id).superseded_by == p.id

@@ -246,3 +246,38 @@ def test_chat_goes_on_without_memory_when_the_index_is_unreachable(embedder, eng
     with pytest.raises(AssistantError, match="Cannot reach"):  # documents only: say why
         list(chat.send(conv.id, "What does the manual say?", documents_only=True))
     svc.store.close()
+
+
+def test_deleted_index_is_rebuilt_with_a_notice_and_reindex_leaves_no_debris(embedder):
+    svc = _service(embedder)
+    for fact in FACTS:
+        svc.remember(fact)
+    svc.ensure_open()
+    assert svc.knowledge.notice is None  # first build: nothing to report
+    index_dir = get_paths().data_dir / "index"
+    _close(svc)
+    shutil.rmtree(index_dir)
+    svc = _service(embedder)
+    told: list[str] = []
+    svc.on_notice = told.append
+    svc.ensure_open()
+    assert told and "missing" in told[0]
+    n_files = len(list(index_dir.rglob("*")))
+    for _ in range(3):
+        svc.knowledge.reindex()
+    assert len(list(index_dir.rglob("*"))) == n_files  # no orphaned segment folders
+    assert svc.knowledge.index.count("memories") == len(FACTS)
+    _close(svc)
+
+
+def test_cli_refuses_to_forget_everything_without_confirmation():
+    from tests.conftest import run_cli
+
+    assert run_cli("memory", "add", "I live in Lyon").returncode == 0
+    r = run_cli("memory", "forget", "--all", input="")
+    assert r.returncode == 1 and "--yes" in r.stderr
+    assert "Lyon" in run_cli("memory", "list").stdout
+    r = run_cli("memory", "forget", "--all", "--yes")
+    assert r.returncode == 0 and "Forgot 1 memories" in r.stdout
+    r = run_cli("settings", "set", "memory.chroma_url", "not a url")
+    assert r.returncode == 1 and "http://host:port" in r.stderr

@@ -154,7 +154,7 @@ def test_edit_makes_a_new_version_and_history_shows_the_old(qtbot, window, mem):
     window.editor.setText("The user works as a midwife.")
     qtbot.keyClick(window.editor, Qt.Key.Key_Return)
     assert texts(window.list) == ["The user works as a midwife."]
-    assert "edited" in metas(window.list)[0]
+    assert "updated" in metas(window.list)[0]
     new = mem.list()[0]
     assert [m.id for m in mem.history(new.id)] == [new.id, old.id]
     assert window.history.isHidden()

@@ -113,3 +113,30 @@ def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path, monkeyp
     send(qtbot, w, "Who painted the Mona Lisa?")
     answer = w.chat.messages()[-1]
     assert answer.text == NOT_IN_DOCUMENTS and not answer.sources.isVisibleTo(w)
+
+
+def test_unreachable_index_leaves_chat_working(qtbot, assistant_home):
+    import socket
+
+    from assistant.ui.app import create_window
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    paths = get_paths().ensure()
+    settings = {
+        "generation": {"max_tokens": 20},
+        "memory": {"chroma_url": f"http://127.0.0.1:{port}"},
+    }
+    paths.settings_file.write_text(json.dumps(settings))
+    w = create_window(None)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: bool(w.model_info), timeout=WAIT_MS)
+    w.memory_actions.memories.remember("The user's dog is called Biscuit.")
+    qtbot.waitUntil(lambda: "Chroma server" in w.banner.text(), timeout=WAIT_MS)
+    send(qtbot, w, "What is my dog's name?")
+    answer = w.store.thread(w.conversation_id)[-1]
+    assert answer.role == "assistant" and answer.content and answer.status == "complete"
+    assert "without memory" in w.statusBar().currentMessage()
+    w.close()

@@ -26,7 +26,9 @@ def open_store() -> HistoryStore:
 def open_memory(store: HistoryStore, s: Settings) -> Any:
     from assistant.core.memory_service import MemoryService
 
-    return MemoryService(store, get_paths().ensure(), s.memory)
+    svc = MemoryService(store, get_paths().ensure(), s.memory)
+    svc.on_notice = lambda text: print(Dim()(f"[{text}]"), file=sys.stderr)
+    return svc
 
 
 def open_engine(s: Settings, model: str | None = None) -> Any:

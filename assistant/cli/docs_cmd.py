@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from assistant.cli import common
-from assistant.core.documents import ScanReport
+from assistant.core.documents import ScanReport, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,7 +95,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(f"{root}  ({n_ok} indexed, {len(mine) - n_ok} skipped)")
         for d in mine:
             if d.status == "indexed":
-                print(f"    {d.path}  ({d.chunks} passages)")
+                print(f"    {d.path}  ({plural(d.chunks, 'passage')})")
             else:
                 print(f"    {d.path}  skipped: {d.error}")
     return 0
@@ -104,7 +104,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     with common.open_store() as store:
         removed = common.open_memory(store, common.settings()).remove_documents(args.path)
-    print(f"Removed {args.path} ({len(removed)} documents) from the index.")
+    print(f"Removed {args.path} ({plural(len(removed), 'indexed document')}) from the index.")
     return 0
 
 

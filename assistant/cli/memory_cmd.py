@@ -131,7 +131,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_edit(args: argparse.Namespace) -> int:
     with common.open_store() as store:
         m = _service(store).memories.edit(args.id, " ".join(args.text))
-        print(f"Saved #{m.id}: {m.text}  (replaces #{args.id})")
+        if m.id == args.id:
+            print(f"No change: #{m.id} already says that.")
+        else:
+            print(f"Saved #{m.id}: {m.text}  (replaces #{args.id})")
     return 0
 
 
@@ -144,14 +147,20 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 def cmd_reject(args: argparse.Namespace) -> int:
     with common.open_store() as store:
-        m = _service(store).memories.set_status(args.id, "rejected")
+        m = _service(store).memories.reject(args.id)
         print(f"Dropped #{m.id}: {m.text}")
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     with common.open_store() as store:
-        for m in _service(store).memories.history(args.id):
+        mem = _service(store).memories
+        first = mem.get(args.id)
+        if first.superseded_by:
+            print(
+                f"#{first.id} was replaced by #{first.superseded_by}: {mem.get(first.superseded_by).text}"
+            )
+        for m in mem.history(args.id):
             print(f"{_when(m.updated_at)}  {_line(m)}")
     return 0
 
@@ -162,9 +171,16 @@ def cmd_forget(args: argparse.Namespace) -> int:
     with common.open_store() as store:
         mem = _service(store)
         if args.all:
-            question = "Forget everything the assistant knows about you? [y/N] "
-            if not args.yes and sys.stdin.isatty() and input(question).lower() != "y":
-                return 1
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise AssistantError(
+                        "Not forgetting everything without confirmation.",
+                        "Add --yes to do it from a script.",
+                    )
+                question = "Forget everything the assistant knows about you? [y/N] "
+                if input(question).strip().lower() not in ("y", "yes"):
+                    print("Kept everything.")
+                    return 1
             n = mem.forget_all()
             print(f"Forgot {n} memories.")
             return 0
@@ -183,6 +199,11 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         counts = mem.knowledge.reindex()
         kn = mem.knowledge
         assert kn.index is not None
-        sizes = ", ".join(f"{kn.index.count(c)} {c}" for c in counts)
+        names = {
+            "memories": "memories",
+            "documents": "document passages",
+            "conversations": "past questions",
+        }
+        sizes = ", ".join(f"{kn.index.count(c)} {names[c]}" for c in counts)
         print(f"Rebuilt the index in {time.perf_counter() - t0:.1f} s: {sizes}.")
     return 0

@@ -86,6 +86,9 @@ class ChatService:
         saved = self.memory.remember_command(text, msg.id) if self.memory else None
         if saved is not None:
             reply = f"Got it, I'll remember that. Saved to memory: “{saved.text}”"
+            replaced = self.memory.memories.history(saved.id)[1:2]
+            if replaced and replaced[0].superseded_by == saved.id:
+                reply += f" (instead of “{replaced[0].text}”)"
             notice = MemoryNotice(saved=((saved.id, saved.text),))
             return self._fixed_answer(conversation_id, msg.id, reply, "memory", notice)
         return self._answer(conversation_id, msg.id, cancel, params, documents_only)
@@ -170,7 +173,8 @@ class ChatService:
             return notices, None, []
         items = [i.to_dict() for i in found.items]
         notices.append(RecallNotice(tuple(items)))
-        kept = [{**d, "text": d["text"][:300]} for d in items]  # shown under the answer
+        # Kept with the answer, shown under it (shortened: the full text is in the database).
+        kept = [{**d, **{k: d[k][:300] for k in ("text", "answer") if k in d}} for d in items]
         return notices, found.context, kept
 
     def _answer(

@@ -55,7 +55,12 @@ class ScanReport:
             f"{len(self.removed)} removed",
             f"{len(self.skipped)} skipped",
         ]
-        return ", ".join(parts) + f" ({self.chunks} passages)"
+        return ", ".join(parts) + f" ({plural(self.chunks, 'passage')})"
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 passage", "2 passages"."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def file_sha256(path: Path) -> str:
@@ -66,6 +71,12 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _like_prefix(folder: Path) -> str:
+    """A LIKE pattern for everything under ``folder`` (wildcards in the name escaped)."""
+    escaped = str(folder).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.rstrip("/") + "/%"
+
+
 class DocumentStore:
     def __init__(self, store: HistoryStore, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.store = store
@@ -74,13 +85,25 @@ class DocumentStore:
     # -- sources ------------------------------------------------------------
 
     def add_source(self, path: Path | str) -> int:
+        """Add a file or folder; one inside a folder already added just comes back in.
+
+        Returns the id of the source that covers it (so the caller scans that one).
+        """
         p = Path(path).expanduser().absolute()
         if not p.exists():
             raise AssistantError(f"{p} does not exist.", "Check the path and try again.")
         with self.store.transaction() as db:
+            for sid, root in db.execute("SELECT id, path FROM doc_sources").fetchall():
+                if p == Path(root) or p.is_relative_to(root):
+                    # Undo an earlier removal of this file (or of files under this folder).
+                    db.execute(
+                        "DELETE FROM documents WHERE status = 'excluded'"
+                        " AND (path = ? OR path LIKE ? ESCAPE '\\')",
+                        (str(p), _like_prefix(p)),
+                    )
+                    return int(sid)
             db.execute(
-                "INSERT OR IGNORE INTO doc_sources (path, added_at) VALUES (?, ?)",
-                (str(p), time.time()),
+                "INSERT INTO doc_sources (path, added_at) VALUES (?, ?)", (str(p), time.time())
             )
             return int(
                 db.execute("SELECT id FROM doc_sources WHERE path = ?", (str(p),)).fetchone()[0]
@@ -93,13 +116,16 @@ class DocumentStore:
         ]
 
     def remove(self, path: Path | str) -> list[str]:
-        """Forget a source (or one document) and its passages; returns the document paths."""
+        """Forget a source (or one document) and its passages; returns the indexed paths dropped."""
         p = str(Path(path).expanduser().absolute())
         with self.store.transaction() as db:
             src = db.execute("SELECT id FROM doc_sources WHERE path = ?", (p,)).fetchone()
             if src:
                 docs = [
-                    r[0] for r in db.execute("SELECT path FROM documents WHERE source_id = ?", src)
+                    r[0]
+                    for r in db.execute(
+                        "SELECT path FROM documents WHERE source_id = ? AND status = 'indexed'", src
+                    )
                 ]
                 db.execute("DELETE FROM doc_sources WHERE id = ?", src)  # cascades
                 return docs

@@ -30,10 +30,13 @@ log = logging.getLogger(__name__)
 SOURCES: dict[str, tuple[str, str]] = {
     "memories": ("m", "SELECT id, text FROM memories WHERE status = 'active'"),
     "documents": ("c", "SELECT id, text FROM doc_chunks WHERE 1"),
+    # Past questions that got an answer: a new question is matched against old ones,
+    # and recall shows the pair.
     "conversations": (
         "h",
-        "SELECT id, content, conversation_id FROM messages WHERE role IN ('user', 'assistant')"
-        " AND status IN ('complete', 'stopped', 'interrupted') AND length(content) >= 20",
+        "SELECT id, content, conversation_id FROM messages WHERE role = 'user'"
+        " AND length(content) >= 20 AND EXISTS (SELECT 1 FROM messages a"
+        " WHERE a.parent_id = messages.id AND a.role = 'assistant' AND a.status = 'complete')",
     ),
 }
 EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway
@@ -71,14 +74,17 @@ class Knowledge:
         with self._lock:
             if self._opened.is_set():
                 return self
-            self.embedder.load()
             url = self.settings.chroma_url
-            if url or self._take_lock():
-                self.index = VectorIndex(
-                    self.paths.data_dir / "index", self.embedder.name, self.embedder.dimension, url
-                )
+            owner = bool(url) or self._take_lock()
+            self.embedder.load()
+            if owner:
+                path = self.paths.data_dir / "index"
+                existed = (path / "manifest.json").exists()
+                self.index = VectorIndex(path, self.embedder.name, self.embedder.dimension, url)
                 if self.index.rebuilt_reason:
                     self.notice = f"The memory index was rebuilt ({self.index.rebuilt_reason})."
+                elif not url and not existed and self._was_built():
+                    self.notice = "The memory index was missing; it was rebuilt from the database."
                 self.sync(progress)
             else:
                 self.guest = True
@@ -87,7 +93,13 @@ class Knowledge:
             self._opened.set()
         return self
 
+    def _was_built(self) -> bool:
+        """Cached vectors mean an index existed before (they are written while indexing)."""
+        return bool(self.store.fetch("SELECT EXISTS(SELECT 1 FROM vectors)")[0][0])
+
     def _take_lock(self) -> bool:
+        if self._lock_file is not None:
+            return True
         try:
             import fcntl
         except ImportError:  # Windows: one process per data folder is the user's job
@@ -240,17 +252,26 @@ class Knowledge:
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
         """Rebuild the index from SQLite (vectors come from the cache when present)."""
-        with self._lock:
-            self.open()
-            if self.index is None:
-                from assistant.core.vector_index import IndexError_
+        from assistant.core.vector_index import IndexError_
 
-                raise IndexError_(
+        with self._lock:
+            if not self.ready and not self.settings.chroma_url and not self._take_lock():
+                raise IndexError_(  # say so before spending seconds loading the embedder
                     "The index is in use by another running assistant.",
                     "Close the window (or the other `assistant` command) and try again.",
                 )
-            for collection in SOURCES:
-                self.index.clear(collection)
+            self.open()
+            if self.index is None:
+                raise IndexError_("The index is in use by another running assistant.")
+            if self.index.url is None:
+                # A fresh folder: dropping collections one by one leaves their files behind.
+                self.index.wipe("rebuilt on request")
+                self.index = VectorIndex(
+                    self.index.path, self.embedder.name, self.embedder.dimension
+                )
+            else:
+                for collection in SOURCES:
+                    self.index.clear(collection)
             return self.sync(progress)
 
     # -- search -----------------------------------------------------------------

@@ -117,8 +117,17 @@ class MemoryStore:
     def accept(self, memory_id: int) -> Memory:
         """Accept a proposal: it becomes active and supersedes facts about the same thing."""
         m = self.get(memory_id)
+        if m.status == "active":
+            return m  # accepted already
+        if m.status == "superseded":
+            raise AssistantError(
+                f"Memory #{m.id} was replaced by a newer one.",
+                f"See `assistant memory history {m.id}`.",
+            )
         key = slot_key(m.text)
-        olds = [o.id for o in self.list("active") if key and slot_key(o.text) == key]
+        olds = [
+            o.id for o in self.list("active") if key and o.id != m.id and slot_key(o.text) == key
+        ]
         now = time.time()
         with self.store.transaction() as db:
             db.execute(
@@ -172,6 +181,16 @@ class MemoryStore:
             source_message_id=old.source_message_id,
             supersedes=[old.id, *same],
         )
+
+    def reject(self, memory_id: int) -> Memory:
+        """Turn a suggestion down: it is not suggested again."""
+        m = self.get(memory_id)
+        if m.status != "proposed":
+            raise AssistantError(
+                f"Memory #{m.id} is not a suggestion (it is {m.status}).",
+                "To delete a saved memory use `assistant memory forget`.",
+            )
+        return self.set_status(memory_id, "rejected")
 
     def set_status(self, memory_id: int, status: str) -> Memory:
         if status not in ("active", "rejected"):

@@ -47,6 +47,8 @@ class MemoryService:
         self.memories = MemoryStore(store)
         self.documents = DocumentStore(store, self.settings.doc_max_mb * 1024 * 1024)
         self.knowledge = knowledge or Knowledge(store, paths, self.settings)
+        # Told once about an index rebuilt at open (the CLI prints it; the window has a signal).
+        self.on_notice: Callable[[str], None] | None = None
 
     # -- saving ---------------------------------------------------------------
 
@@ -99,6 +101,8 @@ class MemoryService:
                 kn.open()
             finally:
                 kn._lock.release()
+            if kn.notice and self.on_notice:
+                self.on_notice(kn.notice)
             return True
         log.warning("memory is still loading; answering without recall")
         return False

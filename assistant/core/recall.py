@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 # Cosine thresholds for all-MiniLM-L6-v2. Memories are matched against the
 # question rewritten about "the user": paraphrased pairs then score 0.45-0.75
 # and unrelated ones below 0.3 (tests/test_recall.py holds such pairs).
-MIN_SCORE = {"memory": 0.35, "document": 0.4, "conversation": 0.45}
+MIN_SCORE = {"memory": 0.35, "document": 0.4, "conversation": 0.5}
 # Within a kind, hits far below the best one are noise next to it.
 RELATIVE_CUT = 0.25
 KEYWORD_BONUS = 0.08
-LIMITS = {"memory": 6, "document": 4, "conversation": 2}
+LIMITS = {"memory": 6, "document": 4, "conversation": 1}
+PRIORITY = {"memory": 0, "document": 1, "conversation": 2}  # what the budget goes to first
 CHARS_PER_TOKEN = 3.5  # estimate for budgeting; the inspector shows the real count
 
 _KIND_COLLECTION = {"memory": "memories", "document": "documents", "conversation": "conversations"}
@@ -44,6 +45,7 @@ class RecallItem:
     heading: str | None = None
     conversation_id: int | None = None
     title: str | None = None  # the source conversation's title
+    answer: str | None = None  # for a past question: the answer it got
 
     @property
     def label(self) -> str:
@@ -94,14 +96,19 @@ def _hydrate(kn: Knowledge, kind: str, ids: list[int]) -> dict[int, RecallItem]:
         )
         return {r[0]: RecallItem("document", r[0], r[1], 0.0, r[2], r[3], r[4]) for r in rows}
     rows = kn.store.fetch(
-        "SELECT m.id, m.content, m.conversation_id, c.title FROM messages m"
+        "SELECT m.id, m.content, m.conversation_id, c.title, (SELECT a.content FROM messages a"
+        " WHERE a.parent_id = m.id AND a.role = 'assistant' AND a.status = 'complete'"
+        " ORDER BY a.id DESC LIMIT 1) FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id"
-        f" WHERE m.id IN ({marks}) AND m.status != 'streaming'",
+        f" WHERE m.id IN ({marks}) AND m.role = 'user'",
         tuple(ids),
     )
     return {
-        r[0]: RecallItem("conversation", r[0], r[1], 0.0, conversation_id=r[2], title=r[3])
+        r[0]: RecallItem(
+            "conversation", r[0], r[1], 0.0, conversation_id=r[2], title=r[3], answer=r[4]
+        )
         for r in rows
+        if r[4]
     }
 
 
@@ -299,8 +306,14 @@ def recall(
     picked: list[RecallItem] = []
     used = 0.0
     per_kind: dict[str, int] = {}
-    for item in search(kn, query, kinds, exclude_conversation=conversation_id):
-        cost = len(item.text) / CHARS_PER_TOKEN + 12
+    seen_conversations: set[int | None] = set()
+    found = search(kn, query, kinds, exclude_conversation=conversation_id)
+    for item in sorted(found, key=lambda i: (PRIORITY[i.kind], -i.score)):
+        if item.kind == "conversation":
+            if item.conversation_id in seen_conversations:
+                continue
+            seen_conversations.add(item.conversation_id)
+        cost = (len(item.text) + min(len(item.answer or ""), 400)) / CHARS_PER_TOKEN + 12
         if per_kind.get(item.kind, 0) >= LIMITS[item.kind] or used + cost > budget_tokens:
             continue
         picked.append(item)
@@ -327,10 +340,10 @@ def render_context(items: list[RecallItem], documents_only: bool = False) -> str
         )
         parts.append(rule + "\n" + "\n".join(lines))
     if convs:
-        parts.append(
-            "From earlier conversations:\n"
-            + "\n".join(
-                f"- ({c.title or 'Untitled'}) {' '.join(c.text.split())[:400]}" for c in convs
-            )
-        )
+        lines = [
+            f"- The user asked: {' '.join(c.text.split())[:300]}\n"
+            f"  You answered: {' '.join((c.answer or '').split())[:400]}"
+            for c in convs
+        ]
+        parts.append("From an earlier conversation:\n" + "\n".join(lines))
     return "\n\n".join(parts) + "\n\n(Use this only where it helps answer the message below.)"

@@ -67,15 +67,31 @@ def parse_remember(text: str) -> str | None:
     fact = m.group("fact").strip()
     if re.match(r"(when|what|how|who|where|why|if|me)\b", fact, re.I):
         return None  # "remember when we…" is a question about the past, not a fact
+    if re.match(r"to\b", fact, re.I):
+        return "I need " + fact  # "remember to buy milk": a note to self
     return fact or None
+
+
+_ADVERBS = frozenset(
+    "usually always never often sometimes also really just still rarely mostly generally"
+    " normally actually even only already".split()
+)
+_PAST = frozenset(
+    "was had did went got made grew saw took bought met left lost moved ran wrote"
+    " came became began gave knew thought told found sold spent won".split()
+)
+_CONTRACTIONS = {"don't": "doesn't", "haven't": "hasn't", "do not": "does not"}
 
 
 def _third_person_verb(verb: str) -> str:
     low = verb.lower()
+    if low in _CONTRACTIONS:
+        return _CONTRACTIONS[low]
+    past = low.endswith("ed") and not low.endswith("eed")  # "need", "feed" are not past
+    if "'" in low or low in _PAST or low in _MODALS or past:
+        return low  # didn't, won't, can't; past tense; modals: same for every person
     if low in _IRREGULAR:
         return _IRREGULAR[low]
-    if low in _MODALS:
-        return low
     if re.search(r"(s|sh|ch|x|z|o)$", low):
         return low + "es"
     if re.search(r"[^aeiou]y$", low):
@@ -83,18 +99,27 @@ def _third_person_verb(verb: str) -> str:
     return low + "s"
 
 
+def _the_user(m: re.Match[str]) -> str:
+    """ "I usually walk" → "the user usually walks"; "I don't" → "the user doesn't"."""
+    words = m.group(1).split(" ")
+    out = []
+    while words and (words[0].lower() in _ADVERBS or words[0].lower().endswith("ly")):
+        out.append(words.pop(0).lower())
+    if words:
+        out.append(_third_person_verb(words[0]))
+    return "the user " + " ".join(out)
+
+
 def to_third_person(statement: str) -> str:
     """ "I live in Lyon" → "The user lives in Lyon."; other text is kept as it is."""
-    s = " ".join(statement.split()).strip().rstrip(".!")
+    s = " ".join(statement.split()).strip().rstrip(".!?")
     if not s:
         return s
-    m = re.match(r"^I (\w+)\b(.*)$", s)
-    if m and m.group(1).lower() not in {"am", "was"}:
-        s = f"the user {_third_person_verb(m.group(1))}{m.group(2)}"
+    s = re.sub(r"\bI do not\b", "the user does not", s)
     for pattern, repl in _PRONOUNS:
         s = re.sub(pattern, repl, s, flags=re.IGNORECASE)
-    # Remaining "I <verb>" inside the sentence ("… and I work …").
-    s = re.sub(r"\bI (\w+)", lambda m: f"the user {_third_person_verb(m.group(1))}", s, flags=re.I)
+    # "I <adverbs> <verb>" anywhere ("… and I work …"); "I" is always upper case.
+    s = re.sub(r"\bI ((?:\w+ly |" + "|".join(_ADVERBS) + r" )*[\w']+)", _the_user, s)
     return s[0].upper() + s[1:] + "."
 
 

@@ -6,11 +6,12 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.core.errors import SettingsError
 from assistant.core.paths import Paths, get_paths
@@ -108,6 +109,13 @@ class MemorySettings(_Section):
     auto_accept: bool = Field(False, description="save proposed memories without asking")
     recall_conversations: bool = Field(True, description="recall snippets of past conversations")
     doc_max_mb: int = Field(50, ge=1, le=4096, description="skip documents larger than this")
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"https?://[^/\s:]+(:\d+)?/?", v):
+            raise ValueError("must look like http://host:port")
+        return v or None
 
 
 class Settings(_Section):

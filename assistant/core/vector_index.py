@@ -111,23 +111,23 @@ class VectorIndex:
 
         problem = self._manifest_problem()
         if problem:
-            self._wipe(problem)
+            self.wipe(problem)
         self.path.mkdir(parents=True, exist_ok=True)
         settings = ChromaSettings(anonymized_telemetry=False, allow_reset=True)
         try:
             client = chromadb.PersistentClient(path=str(self.path), settings=settings)
             client.list_collections()
         except Exception as e:  # a corrupt sqlite or segment file
-            self._wipe(f"the index could not be opened ({type(e).__name__})")
+            self.wipe(f"the index could not be opened ({type(e).__name__})")
             self.path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(self.path), settings=settings)
         (self.path / "manifest.json").write_text(json.dumps(self.manifest))
         return client
 
-    def _wipe(self, reason: str) -> None:
+    def wipe(self, reason: str) -> None:
         from chromadb.api.client import SharedSystemClient
 
-        log.warning("rebuilding the vector index: %s", reason)
+        log.info("rebuilding the vector index: %s", reason)
         self.rebuilt_reason = reason
         # chromadb caches open systems per path in-process; drop them with the files.
         SharedSystemClient.clear_system_cache()

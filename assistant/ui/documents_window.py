@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.core.doc_readers import SUPPORTED_SUFFIXES
-from assistant.core.documents import Document
+from assistant.core.documents import Document, plural
 from assistant.core.errors import AssistantError
 from assistant.core.memory_service import MemoryService
 from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
@@ -305,7 +305,7 @@ class DocumentsWindow(QDialog):
 
         def work(_w: ScanWorker) -> str:
             removed = service.remove_documents(path)
-            return f"Removed {name} ({len(removed)} documents)."
+            return f"Removed {name} ({plural(len(removed), 'indexed document')})."
 
         self._start(work, "Could not remove it", f"Removing {name}…")
 
@@ -376,7 +376,7 @@ def _source_status(docs: list[Document]) -> str:
     if not docs:
         return "nothing readable yet"
     indexed = [d for d in docs if d.status == "indexed"]
-    parts = [f"{len(indexed)} indexed ({sum(d.chunks for d in indexed)} passages)"]
+    parts = [f"{len(indexed)} indexed ({plural(sum(d.chunks for d in indexed), 'passage')})"]
     if len(docs) > len(indexed):
         parts.append(f"{len(docs) - len(indexed)} skipped")
     return f"{len(docs)} files: " + ", ".join(parts)

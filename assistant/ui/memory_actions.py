@@ -7,7 +7,6 @@ and the index catches up through ``EngineThread.sync_memory``.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
 from typing import TYPE_CHECKING
@@ -91,9 +90,12 @@ class ProposalBar(QWidget):
         self._show_next()
 
     def reject(self) -> None:
+        """Not now: it stays a suggestion in the memory window, where it can still be saved."""
         if self.pending:
-            mid, _ = self.pending.pop(0)
-            self.actions.reject(mid)
+            self.pending.pop(0)
+            self.actions.w.statusBar().showMessage(
+                "Kept as a suggestion: Memory → What I know about you.", 6000
+            )
         self._show_next()
 
 
@@ -147,6 +149,13 @@ class MemoryActions(QObject):
         """The Remember button on a message: save its text as a memory, with provenance."""
         try:
             m = self.w.store.get_message(message_id)
+            if m.role == "user" and m.content.strip().endswith("?"):
+                self.w.statusBar().showMessage(
+                    "That is a question, not something to remember. "
+                    "Add facts in Memory → What I know about you.",
+                    8000,
+                )
+                return
             text = m.content if m.role == "assistant" else to_third_person(m.content)
             saved = self.memories.remember(text, "user", message_id)
         except AssistantError as e:
@@ -172,10 +181,6 @@ class MemoryActions(QObject):
             return
         self.w.statusBar().showMessage(f"Saved to memory: {text}", 6000)
         self.changed()
-
-    def reject(self, memory_id: int) -> None:
-        with contextlib.suppress(AssistantError):
-            self.memories.set_status(memory_id, "rejected")
 
     def changed(self) -> None:
         self.w.engine.sync_memory()

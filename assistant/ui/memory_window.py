@@ -241,7 +241,7 @@ class MemoryWindow(QDialog):
     def _item(self, m: Memory, edited: bool, proposal: bool = False) -> QListWidgetItem:
         parts = [f"{'suggested' if proposal else 'saved'} {_date(m.created_at)}"]
         if edited:
-            parts.append("edited")
+            parts.append("updated: see History")
         if m.source_conversation_id is not None:
             parts.append("from a conversation")
         item = QListWidgetItem(m.text)
@@ -366,7 +366,7 @@ class MemoryWindow(QDialog):
     def reject_current(self) -> None:
         item = self.suggested.currentItem()
         if item is not None:
-            self.memories.set_status(item.data(ID_ROLE), "rejected")
+            self.memories.reject(item.data(ID_ROLE))
             self._changed()
 
     def open_selected(self) -> None:

@@ -181,9 +181,11 @@ class MessageWidget(QFrame):
         self.sources.setText(text)
         self.sources.setVisible(bool(text))
         # What exactly was used, on hover: the memory's words, the passage's start.
+        order = {"document": 0, "memory": 1, "conversation": 2}  # as the line lists them
+        shown = sorted(items, key=lambda i: order.get(i.get("kind", ""), 3))
         self.sources.setToolTip(
             "\n".join(
-                f"{i.get('label', '')}: {' '.join(i.get('text', '').split())[:140]}" for i in items
+                f"{i.get('label', '')}: {' '.join(i.get('text', '').split())[:140]}" for i in shown
             )
         )
 
