@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -197,6 +197,13 @@ class MemoryWindow(QDialog):
         return w
 
     # -- showing --------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Coming back to the window: show what was saved meanwhile (a chat, the CLI).
+        activated = event.type() == QEvent.Type.ActivationChange and self.isActiveWindow()
+        if activated and not self.editor_box.isVisible():  # never under an open editor
+            self.refresh()
+        super().changeEvent(event)
 
     def refresh(self) -> None:
         keep = self.current_id()
