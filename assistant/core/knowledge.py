@@ -40,7 +40,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     ),
 }
 EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway
-BATCH = 256
+BATCH = 64  # passages embedded per step (~2.5 s on 2 cores): answers get the lock in between
 
 
 class Knowledge:
@@ -178,14 +178,15 @@ class Knowledge:
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
         """Add what SQLite has and the index lacks, remove what SQLite no longer has."""
+        # Not under one lock: embedding a big folder must not hold up an answer's recall
+        # for minutes; the lock is taken per index call instead.
         changed: dict[str, int] = {}
-        with self._lock:
-            epoch = self._epoch_now()
-            for collection in SOURCES:
-                if collection == "conversations" and not self.settings.recall_conversations:
-                    continue
-                changed[collection] = self._sync_collection(collection, progress)
-            self._epoch = epoch
+        epoch = self._epoch_now()
+        for collection in SOURCES:
+            if collection == "conversations" and not self.settings.recall_conversations:
+                continue
+            changed[collection] = self._sync_collection(collection, progress)
+        self._epoch = epoch
         return changed
 
     def sync_if_changed(self) -> None:
@@ -204,14 +205,15 @@ class Knowledge:
         return self.store.fetch(SOURCES[collection][1])
 
     def _sync_collection(self, collection: str, progress: Callable[[int, int], None] | None) -> int:
-        if self.index is None:
-            return 0
         prefix, sql = SOURCES[collection]
-        # Ids first: at 100k passages, reading every text just to diff would be ~100 MB.
-        wanted = {f"{prefix}{r[0]}" for r in self.store.fetch(f"SELECT id FROM ({sql})")}
-        have = self.index.ids(collection)
-        stale = sorted(have - wanted)
-        self.index.delete(collection, stale)
+        with self._lock:
+            if self.index is None:
+                return 0
+            # Ids first: at 100k passages, reading every text just to diff would be ~100 MB.
+            wanted = {f"{prefix}{r[0]}" for r in self.store.fetch(f"SELECT id FROM ({sql})")}
+            have = self.index.ids(collection)
+            stale = sorted(have - wanted)
+            self.index.delete(collection, stale)
         todo = sorted(wanted - have, key=lambda k: int(k[len(prefix) :]))
         for start in range(0, len(todo), BATCH):
             ids = [int(k[len(prefix) :]) for k in todo[start : start + BATCH]]
@@ -224,16 +226,17 @@ class Knowledge:
         return len(todo) + len(stale)
 
     def _upsert(self, collection: str, rows: list[tuple]) -> None:
-        assert self.index is not None
         prefix = SOURCES[collection][0]
         keys = [f"{prefix}{r[0]}" for r in rows]
-        vecs = self.vectors(list(zip(keys, [r[1] for r in rows], strict=True)))
+        vecs = self.vectors(list(zip(keys, [r[1] for r in rows], strict=True)))  # the slow part
         metas = (
             [{"conversation_id": int(r[2])} for r in rows]
             if collection == "conversations"
             else None
         )
-        self.index.upsert(collection, keys, vecs, metadatas=metas)
+        with self._lock:
+            if self.index is not None:
+                self.index.upsert(collection, keys, vecs, metadatas=metas)
 
     def index_messages(self, message_ids: Iterable[int]) -> None:
         """Make just-finished messages recallable from other conversations."""
