@@ -78,6 +78,14 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
     mw = w.memory_actions._memory_window
     shown = [mw.list.item(i).text() for i in range(mw.list.count())]
     assert sorted(shown) == ["The user works as a nurse.", "The user's dog is called Biscuit."]
+    # Search finds by meaning too (no word in common), once the search thread answers.
+    mw.search.setText("pet")
+    qtbot.waitUntil(
+        lambda: [mw.list.item(i).text() for i in range(mw.list.count())]
+        == ["The user's dog is called Biscuit."],
+        timeout=10_000,
+    )
+    mw.search.clear()
     nurse = next(m for m in w.memory_actions.memories.list() if "nurse" in m.text)
     w.memory_actions.memories.forget(nurse.id)
     mw.changed.emit()  # as the window does after a delete: the engine syncs the index

@@ -201,13 +201,24 @@ class MemoryActions(QObject):
         from assistant.ui.memory_window import MemoryWindow
 
         if self._memory_window is None:
-            self._memory_window = MemoryWindow(self.memories, self.w)
+            self._memory_window = MemoryWindow(self.memories, self.w, self._search_by_meaning)
             self._memory_window.changed.connect(self.w.engine.sync_memory)
             self._memory_window.open_conversation.connect(self.w.open_conversation)
         self._memory_window.refresh()
         self._memory_window.show()
         self._memory_window.raise_()
         self._memory_window.activateWindow()
+
+    def _search_by_meaning(self, query: str) -> list[int]:
+        """For the memory window's search thread; nothing until memory has loaded."""
+        from assistant.core.recall import search
+
+        svc = self.w.engine.worker.memory
+        if not svc.knowledge.ready:
+            return []
+        # A looser threshold than recall's: here the user reads the list and picks.
+        hits = search(svc.knowledge, query, ("memory",), k=10, min_score={"memory": 0.25})
+        return [i.id for i in hits]
 
     def open_documents_window(self) -> None:
         from assistant.ui.documents_window import DocumentsWindow

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -97,10 +98,24 @@ class TwoLineDelegate(QStyledItemDelegate):
 class MemoryWindow(QDialog):
     changed = Signal()  # after every change: the owner re-syncs its index
     open_conversation = Signal(int)
+    _meaning_found = Signal(str, list)  # query, memory ids: from the search thread
 
-    def __init__(self, memories: MemoryStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        memories: MemoryStore,
+        parent: QWidget | None = None,
+        meaning_search: Callable[[str], list[int]] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.memories = memories
+        # Search by meaning ("pet" finds the dog): runs off the GUI thread, after a pause.
+        self._meaning_search = meaning_search
+        self._meaning: dict[str, list[int]] = {}
+        self._meaning_timer = QTimer(self)
+        self._meaning_timer.setSingleShot(True)
+        self._meaning_timer.setInterval(300)
+        self._meaning_timer.timeout.connect(self._search_meaning)
+        self._meaning_found.connect(self._got_meaning)
         self.setWindowTitle("What I know about you")
         self.setObjectName("memory_window")
         self.resize(620, 600)
@@ -112,6 +127,7 @@ class MemoryWindow(QDialog):
         self.search.setPlaceholderText("Search what I know…")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.refresh)  # cheap: SQLite, no embedder
+        self.search.textChanged.connect(self._meaning_timer.start)
 
         self.list = self._list("memory_list", "Memories")
         self.list.itemDoubleClicked.connect(self._open_item)
@@ -237,13 +253,39 @@ class MemoryWindow(QDialog):
         self._selection_changed()
 
     def _matching(self, query: str) -> list[Memory]:
-        """Keyword hits first (ranked), then plain substring matches, so "anut" finds peanuts."""
+        """Keyword hits first (ranked), then substring matches ("anut" finds peanuts), then
+        matches by meaning once the search thread has them."""
         found = {m.id: m for m in self.memories.search_text(query, limit=200)}
         low = query.lower()
-        for m in self.memories.list("active"):
+        active = {m.id: m for m in self.memories.list("active")}
+        for m in active.values():
             if m.id not in found and low in m.text.lower():
                 found[m.id] = m
+        for mid in self._meaning.get(query, []):
+            if mid not in found and mid in active:
+                found[mid] = active[mid]
         return list(found.values())
+
+    def _search_meaning(self) -> None:
+        query = self.search.text().strip()
+        if not self._meaning_search or len(query) < 3 or query in self._meaning:
+            return
+        search = self._meaning_search
+
+        def run() -> None:
+            try:
+                ids = search(query)
+            except Exception:  # keyword results are still there
+                log.warning("search by meaning failed", exc_info=True)
+                return
+            self._meaning_found.emit(query, ids)
+
+        threading.Thread(target=run, name="memory-search", daemon=True).start()
+
+    def _got_meaning(self, query: str, ids: list) -> None:
+        self._meaning[query] = ids
+        if self.search.text().strip() == query:
+            self.refresh()
 
     def _item(self, m: Memory, edited: bool, proposal: bool = False) -> QListWidgetItem:
         parts = [f"{'suggested' if proposal else 'saved'} {_date(m.created_at)}"]
