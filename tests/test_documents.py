@@ -71,6 +71,8 @@ def test_citations_point_at_the_right_file_and_page(svc, tmp_path):
     assert hits[0].label == "kettle-guide.pdf, page 2"
     hits = svc.search("How long is the guarantee?", ("document",))
     assert (Path(hits[0].path).name, hits[0].page) == ("kettle-guide.pdf", 3)
+    hits = svc.search("descale", ("document",))  # one word: the exact-term match counts
+    assert hits and hits[0].page == 2
     hits = svc.search("When should roses be pruned?", ("document",))
     assert Path(hits[0].path).name == "garden.md" and hits[0].heading == "Garden notes > Roses"
     assert svc.search("Who won the 1998 football world cup?", ("document",)) == []
@@ -154,6 +156,8 @@ def test_remember_in_chat_and_recall_in_another_conversation(svc, engine, greedy
     (recall,) = [n for n in notices if isinstance(n, RecallNotice)]
     assert recall.items[0]["text"] == "The user's dog is called Biscuit."
     assert recall.items[0]["conversation_id"] == first.id  # provenance
+    # The "remember that" exchange itself is not recalled as a past question.
+    assert [i["kind"] for i in recall.items] == ["memory"]
 
 
 def test_cli_docs_and_memory_commands(tmp_path):

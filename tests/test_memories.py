@@ -91,3 +91,13 @@ def test_accept_and_reject_only_apply_to_suggestions(mem):
     assert mem.get(saved.id).status == "active"  # a suggestion replaces nothing yet
     mem.accept(p.id)
     assert mem.get(saved.id).status == "superseded" and mem.get(saved.id).superseded_by == p.id
+
+
+def test_saving_a_suggested_fact_accepts_the_suggestion(mem):
+    p = mem.remember("The user works as a carpenter.", "extracted", proposed=True)
+    saved = mem.remember("The user works as a carpenter.")  # the Remember button, say
+    assert saved.id == p.id and saved.status == "active"
+    assert len(mem.list(status=None)) == 1
+    turned_down = mem.remember("The user plays golf.", "extracted", proposed=True)
+    mem.reject(turned_down.id)
+    assert mem.remember("The user plays golf.").status == "active"  # said on purpose now

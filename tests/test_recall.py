@@ -278,6 +278,6 @@ def test_cli_refuses_to_forget_everything_without_confirmation():
     assert r.returncode == 1 and "--yes" in r.stderr
     assert "Lyon" in run_cli("memory", "list").stdout
     r = run_cli("memory", "forget", "--all", "--yes")
-    assert r.returncode == 0 and "Forgot 1 memories" in r.stdout
+    assert r.returncode == 0 and "Forgot 1 memory." in r.stdout
     r = run_cli("settings", "set", "memory.chroma_url", "not a url")
     assert r.returncode == 1 and "http://host:port" in r.stderr

@@ -9,6 +9,7 @@ import sys
 import time
 
 from assistant.cli import common
+from assistant.core.documents import plural
 from assistant.core.errors import AssistantError
 from assistant.core.memories import Memory
 
@@ -140,7 +141,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 def cmd_accept(args: argparse.Namespace) -> int:
     with common.open_store() as store:
-        m = _service(store).memories.accept(args.id)
+        mem = _service(store).memories
+        if mem.get(args.id).status == "active":
+            print(f"Already saved: #{args.id}.")
+            return 0
+        m = mem.accept(args.id)
         print(f"Saved #{m.id}: {m.text}")
     return 0
 
@@ -182,7 +187,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
                     print("Kept everything.")
                     return 1
             n = mem.forget_all()
-            print(f"Forgot {n} memories.")
+            print(f"Forgot {plural(n, 'memory')}.")
             return 0
         ids = mem.forget(args.id)
         print(

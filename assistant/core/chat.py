@@ -163,7 +163,13 @@ class ChatService:
         except Exception as e:  # recall is an aid: a broken index or server must not stop chat
             if documents_only:
                 raise  # …unless the question is about the documents: say why, don't guess
-            log.warning("recall failed: %s", e, exc_info=not isinstance(e, AssistantError))
+            expected = isinstance(e, AssistantError)  # shown to the user as a notice already
+            log.log(
+                logging.INFO if expected else logging.WARNING,
+                "recall failed: %s",
+                e,
+                exc_info=not expected,
+            )
             problem = str(e) if isinstance(e, AssistantError) else f"{type(e).__name__}: {e}"
             notices.append(MemoryNotice(problem=f"Answering without memory: {problem}"))
             found = None

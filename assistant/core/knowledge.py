@@ -36,7 +36,9 @@ SOURCES: dict[str, tuple[str, str]] = {
         "h",
         "SELECT id, content, conversation_id FROM messages WHERE role = 'user'"
         " AND length(content) >= 20 AND EXISTS (SELECT 1 FROM messages a"
-        " WHERE a.parent_id = messages.id AND a.role = 'assistant' AND a.status = 'complete')",
+        " WHERE a.parent_id = messages.id AND a.role = 'assistant' AND a.status = 'complete'"
+        # not the assistant's own fixed replies ("Got it, I'll remember that…")
+        " AND COALESCE(a.model, '') != 'assistant')",
     ),
 }
 EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway

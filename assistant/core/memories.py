@@ -101,14 +101,14 @@ class MemoryStore:
         key = slot_key(text)
         same = normalise(text)
         supersedes = []
-        seen = self.list("active") + (
-            self.list("proposed") + self.list("rejected") if proposed else []
-        )
-        for m in seen:
-            if normalise(m.text) == same:
-                return m  # known, already proposed, or turned down: nothing new
-            if key and m.status == "active" and slot_key(m.text) == key:
-                supersedes.append(m.id)
+        for m in self.list("active") + self.list("proposed") + self.list("rejected"):
+            if normalise(m.text) != same:
+                if key and m.status == "active" and slot_key(m.text) == key:
+                    supersedes.append(m.id)
+                continue
+            if m.status == "active" or proposed:
+                return m  # known, already suggested, or turned down: nothing new
+            return self.accept(m.id)  # saved on purpose: the suggestion becomes a memory
         if proposed:
             # A proposal replaces nothing until it is accepted.
             return self.add(text, origin, source_message_id, proposed=True)

@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 # Cosine thresholds for all-MiniLM-L6-v2. Memories are matched against the
 # question rewritten about "the user": paraphrased pairs then score 0.45-0.75
 # and unrelated ones below 0.3 (tests/test_recall.py holds such pairs).
-MIN_SCORE = {"memory": 0.35, "document": 0.4, "conversation": 0.5}
+MIN_SCORE = {"memory": 0.35, "document": 0.38, "conversation": 0.5}
 # Within a kind, hits far below the best one are noise next to it.
 RELATIVE_CUT = 0.25
-KEYWORD_BONUS = 0.08
+KEYWORD_BONUS = 0.12  # a rare word in common is strong evidence, and short queries embed weakly
 LIMITS = {"memory": 6, "document": 4, "conversation": 1}
 PRIORITY = {"memory": 0, "document": 1, "conversation": 2}  # what the budget goes to first
 CHARS_PER_TOKEN = 3.5  # estimate for budgeting; the inspector shows the real count
@@ -98,6 +98,7 @@ def _hydrate(kn: Knowledge, kind: str, ids: list[int]) -> dict[int, RecallItem]:
     rows = kn.store.fetch(
         "SELECT m.id, m.content, m.conversation_id, c.title, (SELECT a.content FROM messages a"
         " WHERE a.parent_id = m.id AND a.role = 'assistant' AND a.status = 'complete'"
+        " AND COALESCE(a.model, '') != 'assistant'"
         " ORDER BY a.id DESC LIMIT 1) FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id"
         f" WHERE m.id IN ({marks}) AND m.role = 'user'",
@@ -152,8 +153,9 @@ def search(
         ids = list(items)
         scores = kn.cosine(collection, ids, [items[i].text for i in ids], qvec)
         bonus = set(keyword_ids)
-        totals = [
-            s + (KEYWORD_BONUS if i in bonus else 0.0) for i, s in zip(ids, scores, strict=True)
+        totals = [  # capped at 1: a score reads as a similarity
+            min(1.0, s + (KEYWORD_BONUS if i in bonus else 0.0))
+            for i, s in zip(ids, scores, strict=True)
         ]
         floor = max(
             thresholds.get(kind, 0.0), max(totals) - RELATIVE_CUT if min_score is None else 0.0
@@ -340,10 +342,11 @@ def render_context(items: list[RecallItem], documents_only: bool = False) -> str
         )
         parts.append(rule + "\n" + "\n".join(lines))
     if convs:
+        # Quoted, with no "You said:"-style labels: small models repeat such labels.
         lines = [
-            f"- The user asked: {' '.join(c.text.split())[:300]}\n"
-            f"  You answered: {' '.join((c.answer or '').split())[:400]}"
+            f"- question “{' '.join(c.text.split())[:300]}”, answer given “"
+            f"{' '.join((c.answer or '').split())[:400]}”"
             for c in convs
         ]
-        parts.append("From an earlier conversation:\n" + "\n".join(lines))
+        parts.append("From another conversation with the user:\n" + "\n".join(lines))
     return "\n\n".join(parts) + "\n\n(Use this only where it helps answer the message below.)"
