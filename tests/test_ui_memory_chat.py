@@ -81,8 +81,10 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
     # Search finds by meaning too (no word in common), once the search thread answers.
     mw.search.setText("pet")
     qtbot.waitUntil(
-        lambda: [mw.list.item(i).text() for i in range(mw.list.count())]
-        == ["The user's dog is called Biscuit."],
+        lambda: (
+            [mw.list.item(i).text() for i in range(mw.list.count())]
+            == ["The user's dog is called Biscuit."]
+        ),
         timeout=10_000,
     )
     mw.search.clear()
