@@ -39,7 +39,15 @@ def _setup_logging(verbose: bool) -> str | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assistant.cli import chat_cmd, docs_cmd, doctor, history_cmd, memory_cmd, settings_cmd
+    from assistant.cli import (
+        chat_cmd,
+        docs_cmd,
+        doctor,
+        history_cmd,
+        memory_cmd,
+        settings_cmd,
+        voice_cmd,
+    )
 
     p = argparse.ArgumentParser(
         prog="assistant",
@@ -52,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_cmd.register(sub)
     memory_cmd.register(sub)
     docs_cmd.register(sub)
+    voice_cmd.register(sub)
     settings_cmd.register(sub)
     doctor.register(sub)
     g = sub.add_parser("gui", help="open the desktop window (the default with a screen)")

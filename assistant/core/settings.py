@@ -118,12 +118,25 @@ class MemorySettings(_Section):
         return v or None
 
 
+class VoiceSettings(_Section):
+    model: str | None = Field(
+        None, description="faster-whisper model folder (CTranslate2); empty = bundled tiny.en"
+    )
+    language: str | None = Field("en", description="spoken language code; empty = detect")
+    device: str = Field("auto", pattern="^(auto|cpu|cuda)$", description="where to transcribe")
+    input_device: str | None = Field(None, description="microphone name or index; empty = default")
+    pre_roll_ms: int = Field(400, ge=0, le=2000, description="audio kept from before the key press")
+    max_seconds: int = Field(120, ge=1, le=3600, description="longest recording")
+    send_on_release: bool = Field(False, description="send the transcript at once")
+
+
 class Settings(_Section):
     schema_version: int = SCHEMA_VERSION
     model: ModelSettings = Field(default_factory=ModelSettings)
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
 
 
 def _describe(err: ValidationError, path: Path) -> str:

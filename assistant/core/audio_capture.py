@@ -1,0 +1,141 @@
+"""Microphone capture for push-to-talk: an always-on input stream with a pre-roll.
+
+While armed, the stream runs and the last ``pre_roll_s`` of audio are kept in a
+ring buffer, so speech that starts a moment before the key press is not cut
+off. ``start`` begins a recording with that pre-roll; ``stop`` returns it all.
+sounddevice (PortAudio) is imported on first use; every failure becomes a
+``VoiceError`` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from assistant.core.errors import AssistantError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+BLOCK = 800  # 50 ms per callback: a responsive level meter, little overhead
+
+
+class VoiceError(AssistantError):
+    """No microphone, PortAudio missing, device busy or refused."""
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice as sd
+    except OSError as e:  # the Python package is there, the PortAudio library is not
+        raise VoiceError(
+            "PortAudio, the audio library voice input needs, is not installed.",
+            "Install it (Debian/Ubuntu: `sudo apt install libportaudio2`) or run `make sysdeps`.",
+        ) from e
+    return sd
+
+
+def input_devices() -> list[str]:
+    sd = _sounddevice()
+    return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
+
+
+class Recorder:
+    def __init__(
+        self,
+        device: str | int | None = None,
+        pre_roll_s: float = 0.4,
+        max_s: float = 120.0,
+        samplerate: int = SAMPLE_RATE,
+    ) -> None:
+        self.device = int(device) if isinstance(device, str) and device.isdigit() else device
+        self.samplerate = samplerate
+        self.max_samples = int(max_s * samplerate)
+        self._pre = collections.deque(maxlen=max(1, int(pre_roll_s * samplerate / BLOCK)))
+        self._blocks: list[np.ndarray] = []
+        self._recording = False
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self.level = 0.0  # RMS of the latest block, 0..1
+        self.truncated = False  # the recording hit max_s
+
+    @property
+    def armed(self) -> bool:
+        return self._stream is not None
+
+    def arm(self) -> None:
+        """Open the input stream (the pre-roll starts filling)."""
+        if self._stream is not None:
+            return
+        sd = _sounddevice()
+        try:
+            if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
+                raise VoiceError(
+                    "No microphone found.", "Connect one, or check the sound settings."
+                )
+            stream = sd.InputStream(
+                samplerate=self.samplerate,
+                channels=1,
+                dtype="float32",
+                blocksize=BLOCK,
+                device=self.device,
+                callback=self._callback,
+            )
+            stream.start()
+        except VoiceError:
+            raise
+        except (sd.PortAudioError, ValueError) as e:
+            raise VoiceError(
+                f"Cannot open the microphone: {e}.",
+                "It may be in use by another program, or access was refused; "
+                "check voice.input_device and the system's privacy settings.",
+            ) from e
+        self._stream = stream
+        log.info("microphone armed (%s)", self.device or "default")
+
+    def disarm(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.stop()
+            stream.close()
+        with self._lock:
+            self._pre.clear()
+
+    def _callback(self, indata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+        if status:
+            log.debug("input status: %s", status)
+        block = indata[:, 0].copy()
+        self.level = float(np.sqrt(np.mean(block * block))) if len(block) else 0.0
+        with self._lock:
+            if not self._recording:
+                self._pre.append(block)
+            elif sum(len(b) for b in self._blocks) < self.max_samples:
+                self._blocks.append(block)
+            else:
+                self.truncated = True
+
+    def start(self) -> None:
+        """Begin a recording, keeping the pre-roll (arms the stream if needed)."""
+        self.arm()
+        with self._lock:
+            self._blocks = list(self._pre)
+            self._pre.clear()
+            self._recording = True
+            self.truncated = False
+
+    def snapshot(self) -> np.ndarray:
+        """The recording so far (for transcribing while the key is held)."""
+        with self._lock:
+            return np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+
+    def stop(self) -> np.ndarray:
+        """End the recording; the stream stays armed for the next press."""
+        with self._lock:
+            self._recording = False
+            audio = np.concatenate(self._blocks) if self._blocks else np.zeros(0, np.float32)
+            self._blocks = []
+        return audio[: self.max_samples]

@@ -1,0 +1,163 @@
+"""Voice input with real audio: espeak-ng speech, faster-whisper tiny.en, PulseAudio capture."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.core.errors import AssistantError, ModelError
+from assistant.core.settings import VoiceSettings
+from assistant.core.transcriber import Transcriber, read_audio
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng missing")
+
+SENTENCES = [  # (text, espeak voice, words per minute)
+    ("The weather is lovely today and I want to go for a walk.", "en-us", 160),
+    ("Please add milk, eggs and bread to my shopping list.", "en", 150),
+    ("What time does the next train leave tomorrow morning?", "en-us", 140),
+    ("My favourite colour is green and I have two dogs.", "en+f3", 130),
+    ("Turn off the lights in the kitchen before you go to bed.", "en-us+m3", 165),
+]
+# Whisper writes American spelling; the reference may be British.
+SPELLING = {"favourite": "favorite", "colour": "color"}
+
+
+def words(text: str) -> list[str]:
+    return [SPELLING.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance ÷ reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1] / max(1, len(ref))
+
+
+def speak(text: str, path: Path, voice: str = "en-us", wpm: int = 160) -> Path:
+    """espeak-ng speech, resampled to 16 kHz mono (what a microphone stream gives us)."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> Transcriber:
+    t = Transcriber(VoiceSettings())
+    t.load()
+    return t
+
+
+def test_wer_helper():
+    assert wer("a b c d", "a b c d") == 0
+    assert wer("a b c d", "a x c") == 0.5
+
+
+@pytest.mark.parametrize(("text", "voice", "wpm"), SENTENCES)
+def test_sentences_transcribe_within_20_percent_wer(transcriber, tmp_path, text, voice, wpm):
+    wav = speak(text, tmp_path / "s.wav", voice, wpm)
+    result = transcriber.transcribe(wav)
+    assert wer(text, result.text) <= 0.2, result.text
+    assert result.segments and result.language == "en"
+    assert 1.0 < result.duration < 10.0
+
+
+def test_cli_transcribe_json_and_bad_files(tmp_path):
+    wav = speak(SENTENCES[1][0], tmp_path / "s.wav")
+    r = run_cli("transcribe", "--json", str(wav))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert wer(SENTENCES[1][0], out["text"]) <= 0.2
+    assert out["segments"][0]["end"] > out["segments"][0]["start"] >= 0
+    (tmp_path / "noise.wav").write_text("not audio")
+    r = run_cli("transcribe", str(tmp_path / "noise.wav"))
+    assert r.returncode == 1 and "Cannot read noise.wav as audio" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_folder_that_is_not_a_whisper_model(tmp_path):
+    (tmp_path / "junk").mkdir()
+    t = Transcriber(VoiceSettings(model=str(tmp_path / "junk")))
+    with pytest.raises(ModelError, match="not a CTranslate2 Whisper model"):
+        t.transcribe(np.zeros(16000, np.float32))
+    with pytest.raises(AssistantError, match="not a file"):
+        read_audio(tmp_path / "missing.wav")
+
+
+# -- capture through a real sound server ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sound_server(tmp_path_factory):
+    """A private PulseAudio with a null sink; its monitor is the microphone."""
+    if not shutil.which("pulseaudio"):
+        pytest.skip("pulseaudio missing (make sysdeps)")
+    folder = tmp_path_factory.mktemp("pulse")
+    script = str(ROOT / "packaging" / "sound-server.sh")
+    server = subprocess.run(
+        [script, "start", str(folder)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    old = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = server
+    yield server
+    subprocess.run([script, "stop", str(folder)], check=False)
+    if old is None:
+        os.environ.pop("PULSE_SERVER", None)
+    else:
+        os.environ["PULSE_SERVER"] = old
+
+
+def play(wav: Path, server: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["paplay", "--device=vsink", str(wav)], env={**os.environ, "PULSE_SERVER": server}
+    )
+
+
+def test_capture_through_the_sound_server_keeps_the_first_words(
+    sound_server, transcriber, tmp_path
+):
+    from assistant.core.audio_capture import Recorder
+
+    text = "Please remind me to call my sister tomorrow morning."
+    wav = speak(text, tmp_path / "s.wav", "en-us", 150)
+    rec = Recorder(pre_roll_s=0.5)
+    rec.arm()
+    time.sleep(0.3)
+    player = play(wav, sound_server)
+    time.sleep(0.3)  # the key goes down after the user started talking
+    rec.start()
+    player.wait(30)
+    time.sleep(0.3)
+    audio = rec.stop()
+    rec.disarm()
+    assert rec.level >= 0 and not rec.truncated
+    result = transcriber.transcribe(audio)
+    assert wer(text, result.text) <= 0.2, result.text
+    assert words(result.text)[0] == "please", "the pre-roll must keep the first word"
+
+
+def test_recording_is_capped_and_a_missing_device_is_one_clear_error(sound_server, tmp_path):
+    from assistant.core.audio_capture import Recorder, VoiceError
+
+    wav = speak(SENTENCES[0][0], tmp_path / "s.wav")
+    rec = Recorder(max_s=0.5)
+    rec.start()
+    play(wav, sound_server).wait(30)  # a null sink's monitor only runs while something plays
+    audio = rec.stop()
+    rec.disarm()
+    assert len(audio) <= 8000 and rec.truncated
+    with pytest.raises(VoiceError, match="Cannot open the microphone"):
+        Recorder(device="no such microphone").arm()
