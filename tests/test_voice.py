@@ -161,3 +161,20 @@ def test_recording_is_capped_and_a_missing_device_is_one_clear_error(sound_serve
     assert len(audio) <= 8000 and rec.truncated
     with pytest.raises(VoiceError, match="Cannot open the microphone"):
         Recorder(device="no such microphone").arm()
+
+
+def test_dictation_transcribes_while_held_and_finishes_at_release(transcriber, tmp_path):
+    from assistant.core.dictation import ClipSource, Dictation
+
+    text = "Please remind me to call my sister tomorrow morning about the trip."
+    audio = read_audio(speak(text, tmp_path / "s.wav", "en-us", 150))
+    audio = np.concatenate([audio, np.zeros(6400, np.float32)])  # 0.4 s before letting go
+    partials: list[str] = []
+    source = ClipSource(audio)
+    dictation = Dictation(transcriber, source, on_partial=partials.append)
+    dictation.press()
+    time.sleep(source.remaining_s)
+    result = dictation.release()
+    assert wer(text, result.transcript.text) <= 0.2, result.transcript.text
+    assert result.passes >= 1 and partials, "partial text must arrive while the key is held"
+    assert len(partials[0]) <= len(result.transcript.text) + 5
