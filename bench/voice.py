@@ -60,8 +60,7 @@ def main() -> None:
                 r = d.release()
                 ours.append(r.release_to_text_s)
                 reused += r.reused
-                if d._thread is not None:
-                    d._thread.join()  # a pass still in flight would slow the baseline down
+                d.finish()  # a pass still in flight would slow the baseline down
                 t0 = time.perf_counter()
                 full = t.transcribe(audio)
                 base.append(time.perf_counter() - t0)

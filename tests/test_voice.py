@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -178,3 +179,20 @@ def test_dictation_transcribes_while_held_and_finishes_at_release(transcriber, t
     assert wer(text, result.transcript.text) <= 0.2, result.transcript.text
     assert result.passes >= 1 and partials, "partial text must arrive while the key is held"
     assert len(partials[0]) <= len(result.transcript.text) + 5
+
+
+def test_cli_listen_records_from_the_default_microphone(sound_server, tmp_path):
+    text = "Please remind me to call my sister tomorrow morning."
+    wav = speak(text, tmp_path / "s.wav", "en-us", 150)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "listen", "--seconds", "9", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    time.sleep(5)  # the model loads, then the microphone opens
+    play(wav, sound_server).wait(30)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert wer(text, json.loads(out)["text"]) <= 0.2, out

@@ -16,6 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--language", help="spoken language code (default: settings, 'en')")
     t.set_defaults(func=cmd_transcribe)
 
+    li = sub.add_parser("listen", help="record from the microphone, then print what was said")
+    li.add_argument("--seconds", type=float, help="stop after this long (default: at Enter)")
+    li.add_argument("--ask", action="store_true", help="send the transcript to the assistant")
+    li.add_argument("--json", action="store_true", help="transcript and timings as JSON")
+    li.set_defaults(func=cmd_listen)
+
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from assistant.core.transcriber import Transcriber, read_audio
@@ -29,4 +35,52 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print(result.text)
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from assistant.core.audio_capture import Recorder
+    from assistant.core.dictation import Dictation
+    from assistant.core.errors import AssistantError
+    from assistant.core.transcriber import Transcriber
+
+    settings = common.settings()
+    voice = settings.voice
+    transcriber = Transcriber(voice)
+    transcriber.load()  # before the microphone opens: speaking starts at once after
+    recorder = Recorder(voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds)
+    dictation = Dictation(transcriber, recorder)
+    dim = common.Dim()
+    dictation.press()
+    try:
+        if args.seconds:
+            print(dim(f"Listening for {args.seconds:g} s…"), file=sys.stderr)
+            time.sleep(args.seconds)
+        else:
+            print(dim("Listening… press Enter to stop."), file=sys.stderr)
+            sys.stdin.readline()
+        result = dictation.release()
+    finally:
+        recorder.disarm()
+        dictation.finish()
+    text = result.transcript.text
+    if not text:
+        raise AssistantError("Nothing was heard.", "Check the microphone and try again.")
+    if args.json and not args.ask:
+        out = result.transcript.to_dict() | {
+            "release_to_text_s": round(result.release_to_text_s, 3)
+        }
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(text)
+    if args.ask:
+        from assistant.cli.chat_cmd import cmd_ask
+
+        ask = argparse.Namespace(
+            question=[text], json=args.json, model=None, system=None, no_save=False, docs=False
+        )
+        return cmd_ask(ask)
     return 0

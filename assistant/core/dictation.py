@@ -93,6 +93,12 @@ class Dictation:
             if self.on_partial and not self._stop.is_set():
                 self.on_partial(result.text)
 
+    def finish(self) -> None:
+        """Wait for a pass still in flight (before the process exits: CTranslate2's
+        threads must not be torn down mid-pass)."""
+        if self._thread is not None:
+            self._thread.join()
+
     def _covered(self, audio: np.ndarray) -> bool:
         """Did the last finished pass hear all the speech (only silence came after)?"""
         return self._last is not None and is_silent(audio[self._last[0] :])
