@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +88,26 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
     e = Embedder(None, tmp_path_factory.mktemp("embedder-cache"))
     e.load()
     return e
+
+
+@pytest.fixture(scope="session")
+def sound_server(tmp_path_factory):
+    """A private PulseAudio with a null sink; its monitor is the microphone."""
+    if not shutil.which("pulseaudio"):
+        pytest.skip("pulseaudio missing (make sysdeps)")
+    folder = tmp_path_factory.mktemp("pulse")
+    script = str(ROOT / "packaging" / "sound-server.sh")
+    server = subprocess.run(
+        [script, "start", str(folder)], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    old = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = server
+    yield server
+    subprocess.run([script, "stop", str(folder)], check=False)
+    if old is None:
+        os.environ.pop("PULSE_SERVER", None)
+    else:
+        os.environ["PULSE_SERVER"] = old
 
 
 @pytest.fixture

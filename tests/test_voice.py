@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +15,7 @@ from assistant.core.errors import AssistantError, ModelError
 from assistant.core.settings import VoiceSettings
 from assistant.core.transcriber import Transcriber, read_audio
 from tests.conftest import ROOT, run_cli
+from tests.voice_helpers import play, speak, wer, words
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng missing")
 
@@ -28,31 +26,6 @@ SENTENCES = [  # (text, espeak voice, words per minute)
     ("My favourite colour is green and I have two dogs.", "en+f3", 130),
     ("Turn off the lights in the kitchen before you go to bed.", "en-us+m3", 165),
 ]
-# Whisper writes American spelling; the reference may be British.
-SPELLING = {"favourite": "favorite", "colour": "color"}
-
-
-def words(text: str) -> list[str]:
-    return [SPELLING.get(w, w) for w in re.findall(r"[a-z0-9']+", text.lower())]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance ÷ reference length."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(1, len(ref))
-
-
-def speak(text: str, path: Path, voice: str = "en-us", wpm: int = 160) -> Path:
-    """espeak-ng speech, resampled to 16 kHz mono (what a microphone stream gives us)."""
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(path)], check=True)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -99,32 +72,6 @@ def test_a_folder_that_is_not_a_whisper_model(tmp_path):
 
 
 # -- capture through a real sound server ------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def sound_server(tmp_path_factory):
-    """A private PulseAudio with a null sink; its monitor is the microphone."""
-    if not shutil.which("pulseaudio"):
-        pytest.skip("pulseaudio missing (make sysdeps)")
-    folder = tmp_path_factory.mktemp("pulse")
-    script = str(ROOT / "packaging" / "sound-server.sh")
-    server = subprocess.run(
-        [script, "start", str(folder)], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    old = os.environ.get("PULSE_SERVER")
-    os.environ["PULSE_SERVER"] = server
-    yield server
-    subprocess.run([script, "stop", str(folder)], check=False)
-    if old is None:
-        os.environ.pop("PULSE_SERVER", None)
-    else:
-        os.environ["PULSE_SERVER"] = old
-
-
-def play(wav: Path, server: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["paplay", "--device=vsink", str(wav)], env={**os.environ, "PULSE_SERVER": server}
-    )
 
 
 def test_capture_through_the_sound_server_keeps_the_first_words(

@@ -34,6 +34,7 @@ from assistant.ui.message_view import ChatView, MessageWidget
 from assistant.ui.settings_actions import SettingsActions
 from assistant.ui.sidebar import Sidebar
 from assistant.ui.transcript import Transcript
+from assistant.ui.voice_input import VoiceInput
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,20 @@ class MainWindow(QMainWindow):
         self.stop_btn.hide()
         self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
+        self.voice = VoiceInput(self)
 
         buttons = QHBoxLayout()
         docs_btn = self.memory_actions.docs_btn
-        for w in (self.persona_btn, docs_btn, None, self.regen_btn, self.stop_btn, self.send_btn):
+        mic = self.voice.button
+        for w in (
+            self.persona_btn,
+            docs_btn,
+            None,
+            mic,
+            self.regen_btn,
+            self.stop_btn,
+            self.send_btn,
+        ):
             buttons.addStretch(1) if w is None else buttons.addWidget(w)
         center = QWidget()
         col = QVBoxLayout(center)
@@ -389,6 +400,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop a running answer (what was shown is saved as stopped), end the engine thread."""
+        self.voice.close()
         self.engine.close()
         event.accept()
 

@@ -1,0 +1,162 @@
+"""Push-to-talk in the window: hold the mic button or Ctrl+Space, speak, let go.
+
+The microphone and Whisper work on plain Python threads; results come back as
+signals to bound methods of this QObject, so widgets are only touched on the
+GUI thread. The microphone stays open after the first use so that the next
+press has its pre-roll (the words said just before the key went down).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QToolButton
+
+from assistant.core.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+IDLE_TEXT = "Hold to talk"
+
+
+class VoiceInput(QObject):
+    _partial = Signal(str)
+    _final = Signal(str, float)  # text, seconds from release to text
+    _failed = Signal(str)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.button = QToolButton()
+        self.button.setText(IDLE_TEXT)
+        self.button.setAccessibleName("Hold to talk (Ctrl+Space)")
+        self.button.setToolTip("Hold to talk, or hold Ctrl+Space; the text goes into the input")
+        self.button.pressed.connect(self.press)
+        self.button.released.connect(self.release)
+        self._partial.connect(self._show_partial)
+        self._final.connect(self._got_final)
+        self._failed.connect(self._show_failure)
+        self._held = False
+        self._ready = threading.Event()  # the press thread has the recording running
+        self._transcriber = None
+        self._recorder = None
+        self._dictation = None
+        self.last_text = ""
+        window.composer.installEventFilter(self)
+        window.installEventFilter(self)
+
+    # -- keys ----------------------------------------------------------------
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            key = QKeyEvent(event) if not isinstance(event, QKeyEvent) else event
+            if key.key() == Qt.Key.Key_Space and not key.isAutoRepeat():
+                ctrl = key.modifiers() & Qt.KeyboardModifier.ControlModifier
+                if event.type() == QEvent.Type.KeyPress and ctrl:
+                    self.press()
+                    return True
+                if event.type() == QEvent.Type.KeyRelease and self._held:
+                    self.release()
+                    return True
+            elif key.key() == Qt.Key.Key_Space and self._held:
+                return True  # auto-repeat while held: no spaces typed
+        return super().eventFilter(obj, event)
+
+    # -- press / release -------------------------------------------------------
+
+    def press(self) -> None:
+        if self._held:
+            return
+        self._held = True
+        self._ready.clear()
+        self.button.setText("Listening…")
+        self.button.setDown(True)
+        self.w.statusBar().showMessage("Listening… let go to finish.")
+        threading.Thread(target=self._start, name="ptt-press", daemon=True).start()
+
+    def _start(self) -> None:
+        from assistant.core.audio_capture import Recorder
+        from assistant.core.dictation import Dictation
+        from assistant.core.transcriber import Transcriber
+
+        voice = self.w.settings.voice
+        try:
+            if self._transcriber is None or self._transcriber.settings != voice:
+                self._transcriber = Transcriber(voice)
+            self._transcriber.load()
+            if self._recorder is None:
+                self._recorder = Recorder(
+                    voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
+                )
+            self._dictation = Dictation(self._transcriber, self._recorder, self._partial.emit)
+            self._dictation.press()
+        except AssistantError as e:
+            self._dictation = None
+            self._failed.emit(str(e))
+        except Exception as e:  # never let voice take the window down
+            log.exception("push-to-talk failed to start")
+            self._dictation = None
+            self._failed.emit(f"Voice input failed: {type(e).__name__}: {e}.")
+        finally:
+            self._ready.set()
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        self.button.setDown(False)
+        self.button.setText("Transcribing…")
+        threading.Thread(target=self._finish, name="ptt-release", daemon=True).start()
+
+    def _finish(self) -> None:
+        self._ready.wait()
+        dictation = self._dictation
+        if dictation is None:
+            return  # the failure was reported
+        try:
+            result = dictation.release()
+            self._final.emit(result.transcript.text, result.release_to_text_s)
+            dictation.finish()
+        except Exception as e:
+            log.exception("transcription failed")
+            self._failed.emit(f"Transcription failed: {type(e).__name__}: {e}.")
+
+    # -- results (GUI thread) ----------------------------------------------------
+
+    def _show_partial(self, text: str) -> None:
+        if self._held and text:
+            self.w.statusBar().showMessage(f"Listening… {text}")
+
+    def _got_final(self, text: str, latency: float) -> None:
+        self.button.setText(IDLE_TEXT)
+        self.last_text = text
+        if not text:
+            self.w.statusBar().showMessage("Nothing was heard. Hold the key while you speak.", 5000)
+            return
+        self.w.statusBar().showMessage(f"Transcribed in {latency:.2f} s after release.", 4000)
+        composer = self.w.composer
+        current = composer.toPlainText()
+        composer.setPlainText(f"{current} {text}".strip() if current else text)
+        composer.moveCursor(composer.textCursor().MoveOperation.End)
+        composer.setFocus()
+        if self.w.settings.voice.send_on_release:
+            self.w.submit(composer.toPlainText().strip())
+
+    def _show_failure(self, message: str) -> None:
+        self._held = False
+        self.button.setDown(False)
+        self.button.setText(IDLE_TEXT)
+        self.w.statusBar().showMessage(message, 15000)
+
+    def close(self) -> None:
+        if self._dictation is not None:
+            self._dictation.finish()
+        if self._recorder is not None:
+            self._recorder.disarm()

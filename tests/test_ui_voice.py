@@ -1,0 +1,77 @@
+"""Push-to-talk in the window: hold Ctrl+Space, speech plays into the sound server, let go."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+
+from assistant.core.paths import get_paths
+from tests.voice_helpers import play, speak, wer
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng missing"),
+]
+
+
+@pytest.fixture
+def window(qtbot, assistant_home, sound_server):
+    from assistant.ui.app import create_window
+
+    get_paths().ensure().settings_file.write_text(json.dumps({"generation": {"max_tokens": 20}}))
+    w = create_window(None)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def hold_and_speak(qtbot, w, wav, sound_server, press, release):
+    press()
+    qtbot.waitUntil(lambda: w.voice._ready.is_set(), timeout=60_000)  # model + microphone
+    time.sleep(0.2)
+    play(wav, sound_server).wait(30)
+    time.sleep(0.3)
+    release()
+    qtbot.waitUntil(lambda: w.voice.button.text() == "Hold to talk", timeout=60_000)
+
+
+def test_ctrl_space_puts_the_words_into_the_input(qtbot, window, sound_server, tmp_path):
+    w = window
+    text = "Please remind me to call my sister tomorrow morning."
+    wav = speak(text, tmp_path / "s.wav", "en-us", 150)
+    w.composer.setFocus()
+    hold_and_speak(
+        qtbot,
+        w,
+        wav,
+        sound_server,
+        lambda: qtbot.keyPress(w.composer, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier),
+        lambda: qtbot.keyRelease(w.composer, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier),
+    )
+    assert wer(text, w.composer.toPlainText()) <= 0.2, w.composer.toPlainText()
+    assert "Transcribed in" in w.statusBar().currentMessage()
+    assert w.streaming is None  # not sent: voice.send_on_release is off
+
+
+def test_mic_button_and_send_on_release(qtbot, window, sound_server, tmp_path):
+    w = window
+    w.settings = w.settings.model_copy(
+        update={"voice": w.settings.voice.model_copy(update={"send_on_release": True})}
+    )
+    qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
+    text = "What is the capital of France?"
+    wav = speak(text, tmp_path / "s.wav", "en-us", 150)
+    hold_and_speak(
+        qtbot, w, wav, sound_server, w.voice.button.pressed.emit, w.voice.button.released.emit
+    )
+    qtbot.waitUntil(
+        lambda: w.conversation_id is not None and len(w.store.thread(w.conversation_id)) == 2,
+        timeout=60_000,
+    )
+    question = w.store.thread(w.conversation_id)[0].content
+    assert wer(text, question) <= 0.2, question
