@@ -110,6 +110,9 @@ class MemoryActions(QObject):
         self.docs_btn = QToolButton()
         self.docs_btn.setText("Documents only")
         self.docs_btn.setCheckable(True)
+        self.docs_btn.setStyleSheet(  # on or off must be obvious at a glance
+            "QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); }"
+        )
         self.docs_btn.setAccessibleName("Answer only from my documents")
         self.docs_btn.setToolTip(
             "Answer only from your documents, with sources — and say so when they "
