@@ -34,7 +34,13 @@ def hold_and_speak(qtbot, w, wav, sound_server, press, release):
     press()
     qtbot.waitUntil(lambda: w.voice._ready.is_set(), timeout=60_000)  # model + microphone
     time.sleep(0.2)
-    play(wav, sound_server).wait(30)
+    levels = [0]
+    player = play(wav, sound_server)
+    deadline = time.time() + 30
+    while player.poll() is None and time.time() < deadline:
+        qtbot.wait(50)
+        levels.append(w.voice.meter.value())
+    assert w.voice.meter.isVisibleTo(w) and max(levels) > 0, "the meter shows the voice"
     time.sleep(0.3)
     release()
     qtbot.waitUntil(lambda: w.voice.button.text() == "Hold to talk", timeout=60_000)

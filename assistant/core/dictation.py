@@ -93,6 +93,11 @@ class Dictation:
             if self.on_partial and not self._stop.is_set():
                 self.on_partial(result.text)
 
+    def cancel(self) -> None:
+        """Stop without a result (the window closes while the key is held)."""
+        self._stop.set()
+        self.source.stop()
+
     def finish(self) -> None:
         """Wait for a pass still in flight (before the process exits: CTranslate2's
         threads must not be torn down mid-pass)."""

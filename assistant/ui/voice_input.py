@@ -12,9 +12,9 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QProgressBar, QToolButton
 
 from assistant.core.errors import AssistantError
 
@@ -40,6 +40,16 @@ class VoiceInput(QObject):
         self.button.setToolTip("Hold to talk, or hold Ctrl+Space; the text goes into the input")
         self.button.pressed.connect(self.press)
         self.button.released.connect(self.release)
+        # A level meter while listening, so the user sees the microphone hears them.
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 100)
+        self.meter.setTextVisible(False)
+        self.meter.setFixedWidth(60)
+        self.meter.setAccessibleName("Microphone level")
+        self.meter.hide()
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setInterval(50)
+        self._meter_timer.timeout.connect(self._show_level)
         self._partial.connect(self._show_partial)
         self._final.connect(self._got_final)
         self._failed.connect(self._show_failure)
@@ -79,6 +89,9 @@ class VoiceInput(QObject):
         self.button.setText("Listening…")
         self.button.setDown(True)
         self.w.statusBar().showMessage("Listening… let go to finish.")
+        self.meter.setValue(0)
+        self.meter.show()
+        self._meter_timer.start()
         threading.Thread(target=self._start, name="ptt-press", daemon=True).start()
 
     def _start(self) -> None:
@@ -111,6 +124,8 @@ class VoiceInput(QObject):
         if not self._held:
             return
         self._held = False
+        self._meter_timer.stop()
+        self.meter.hide()
         self.button.setDown(False)
         self.button.setText("Transcribing…")
         threading.Thread(target=self._finish, name="ptt-release", daemon=True).start()
@@ -129,6 +144,11 @@ class VoiceInput(QObject):
             self._failed.emit(f"Transcription failed: {type(e).__name__}: {e}.")
 
     # -- results (GUI thread) ----------------------------------------------------
+
+    def _show_level(self) -> None:
+        rec = self._recorder
+        level = rec.level if rec is not None else 0.0
+        self.meter.setValue(min(100, int(level * 400)))  # speech RMS ~0.05-0.25
 
     def _show_partial(self, text: str) -> None:
         if self._held and text:
@@ -151,12 +171,17 @@ class VoiceInput(QObject):
 
     def _show_failure(self, message: str) -> None:
         self._held = False
+        self._meter_timer.stop()
+        self.meter.hide()
         self.button.setDown(False)
         self.button.setText(IDLE_TEXT)
         self.w.statusBar().showMessage(message, 15000)
 
     def close(self) -> None:
+        self._meter_timer.stop()
         if self._dictation is not None:
+            if self._held:
+                self._dictation.cancel()
             self._dictation.finish()
         if self._recorder is not None:
             self._recorder.disarm()
