@@ -132,13 +132,17 @@ def test_cli_listen_records_from_the_default_microphone(sound_server, tmp_path):
     text = "Please remind me to call my sister tomorrow morning."
     wav = speak(text, tmp_path / "s.wav", "en-us", 150)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "listen", "--seconds", "9", "--json"],
+        [sys.executable, "-m", "assistant", "listen", "--seconds", "8", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
-    time.sleep(5)  # the model loads, then the microphone opens
+    assert proc.stderr is not None
+    line = "start"
+    while line and "Listening" not in line:  # printed once the model is loaded and the mic open
+        line = proc.stderr.readline()
+    assert "Listening" in line, "listen ended before it listened"
     play(wav, sound_server).wait(30)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
