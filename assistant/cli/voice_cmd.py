@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from assistant.cli import common
@@ -33,8 +34,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     result = Transcriber(voice).transcribe(audio)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
+    elif result.text:
         print(result.text)
+    else:
+        print(common.Dim()("[no speech found]"), file=sys.stderr)
     return 0
 
 

@@ -76,12 +76,12 @@ class MainWindow(QMainWindow):
 
         buttons = QHBoxLayout()
         docs_btn = self.memory_actions.docs_btn
-        mic = self.voice.button
         for w in (
             self.persona_btn,
             docs_btn,
             None,
-            mic,
+            self.voice.meter,
+            self.voice.button,
             self.regen_btn,
             self.stop_btn,
             self.send_btn,

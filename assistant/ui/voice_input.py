@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IDLE_TEXT = "Hold to talk"
+IDLE_TEXT = "Hold to talk (Ctrl+Space)"
 
 
 class VoiceInput(QObject):
     _partial = Signal(str)
-    _final = Signal(str, float)  # text, seconds from release to text
+    _final = Signal(str, float, float)  # text, seconds from release to text, seconds of audio
     _failed = Signal(str)
 
     def __init__(self, window: MainWindow) -> None:
@@ -55,6 +55,14 @@ class VoiceInput(QObject):
         self._failed.connect(self._show_failure)
         self._held = False
         self._ready = threading.Event()  # the press thread has the recording running
+        self._idle = threading.Event()  # no recording or transcription in progress
+        self._idle.set()
+        # Holding a key makes X11 repeat release+press pairs; a release only counts
+        # when no press follows within this time.
+        self._release_timer = QTimer(self)
+        self._release_timer.setSingleShot(True)
+        self._release_timer.setInterval(120)
+        self._release_timer.timeout.connect(self.release)
         self._transcriber = None
         self._recorder = None
         self._dictation = None
@@ -65,18 +73,22 @@ class VoiceInput(QObject):
     # -- keys ----------------------------------------------------------------
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
-            key = QKeyEvent(event) if not isinstance(event, QKeyEvent) else event
-            if key.key() == Qt.Key.Key_Space and not key.isAutoRepeat():
-                ctrl = key.modifiers() & Qt.KeyboardModifier.ControlModifier
-                if event.type() == QEvent.Type.KeyPress and ctrl:
-                    self.press()
-                    return True
-                if event.type() == QEvent.Type.KeyRelease and self._held:
-                    self.release()
-                    return True
-            elif key.key() == Qt.Key.Key_Space and self._held:
-                return True  # auto-repeat while held: no spaces typed
+        kind = event.type()
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return super().eventFilter(obj, event)
+        assert isinstance(event, QKeyEvent)
+        if event.key() != Qt.Key.Key_Space:
+            return super().eventFilter(obj, event)
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if kind == QEvent.Type.KeyPress and (ctrl or self._held):
+            self._release_timer.stop()  # a repeat, not a new press: keep listening
+            if not self._held:
+                self.press()
+            return True
+        if kind == QEvent.Type.KeyRelease and self._held:
+            if not event.isAutoRepeat():
+                self._release_timer.start()  # let go, unless a repeated press follows
+            return True
         return super().eventFilter(obj, event)
 
     # -- press / release -------------------------------------------------------
@@ -84,6 +96,10 @@ class VoiceInput(QObject):
     def press(self) -> None:
         if self._held:
             return
+        if not self._idle.is_set():
+            self.w.statusBar().showMessage("Still transcribing the last recording…", 3000)
+            return
+        self._idle.clear()  # one recording at a time, start to finish
         self._held = True
         self._ready.clear()
         self.button.setText("Listening…")
@@ -119,6 +135,8 @@ class VoiceInput(QObject):
             self._failed.emit(f"Voice input failed: {type(e).__name__}: {e}.")
         finally:
             self._ready.set()
+            if self._dictation is None:
+                self._idle.set()
 
     def release(self) -> None:
         if not self._held:
@@ -133,15 +151,18 @@ class VoiceInput(QObject):
     def _finish(self) -> None:
         self._ready.wait()
         dictation = self._dictation
-        if dictation is None:
-            return  # the failure was reported
         try:
+            if dictation is None:
+                return  # the failure was reported
             result = dictation.release()
-            self._final.emit(result.transcript.text, result.release_to_text_s)
+            t = result.transcript
+            self._final.emit(t.text, result.release_to_text_s, t.duration)
             dictation.finish()
         except Exception as e:
             log.exception("transcription failed")
             self._failed.emit(f"Transcription failed: {type(e).__name__}: {e}.")
+        finally:
+            self._idle.set()
 
     # -- results (GUI thread) ----------------------------------------------------
 
@@ -154,9 +175,19 @@ class VoiceInput(QObject):
         if self._held and text:
             self.w.statusBar().showMessage(f"Listening… {text}")
 
-    def _got_final(self, text: str, latency: float) -> None:
+    def _got_final(self, text: str, latency: float, duration: float) -> None:
         self.button.setText(IDLE_TEXT)
         self.last_text = text
+        if not text and duration == 0 and self._recorder is not None:
+            # Not one sample: the device went away or is muted. Reopen it next time,
+            # so a real error can surface then.
+            self._recorder.disarm()
+            self.w.statusBar().showMessage(
+                "The microphone sent no sound. Check that it is connected and not muted "
+                "(voice.input_device picks another one).",
+                10000,
+            )
+            return
         if not text:
             self.w.statusBar().showMessage("Nothing was heard. Hold the key while you speak.", 5000)
             return
