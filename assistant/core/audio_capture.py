@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._stream: Any = None
         self.level = 0.0  # RMS of the latest block, 0..1
+        self.last_block_at = 0.0  # time.monotonic() of the latest block: is sound still coming?
         self.truncated = False  # the recording hit max_s
 
     @property
@@ -70,7 +72,9 @@ class Recorder:
     def arm(self) -> None:
         """Open the input stream (the pre-roll starts filling)."""
         if self._stream is not None:
-            return
+            if self._stream.active:
+                return
+            self.disarm()  # the device went away (unplugged, sound server stopped): reopen
         sd = _sounddevice()
         try:
             if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
@@ -108,6 +112,7 @@ class Recorder:
     def _callback(self, indata: np.ndarray, frames: int, _time: Any, status: Any) -> None:
         if status:
             log.debug("input status: %s", status)
+        self.last_block_at = time.monotonic()
         block = indata[:, 0].copy()
         self.level = float(np.sqrt(np.mean(block * block))) if len(block) else 0.0
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -40,6 +41,8 @@ class VoiceInput(QObject):
         self.button.setToolTip("Hold to talk, or hold Ctrl+Space; the text goes into the input")
         self.button.pressed.connect(self.press)
         self.button.released.connect(self.release)
+        # Qt emits no `released` when the mouse comes up off the button: catch that too.
+        self.button.installEventFilter(self)
         # A level meter while listening, so the user sees the microphone hears them.
         self.meter = QProgressBar()
         self.meter.setRange(0, 100)
@@ -54,6 +57,7 @@ class VoiceInput(QObject):
         self._final.connect(self._got_final)
         self._failed.connect(self._show_failure)
         self._held = False
+        self._pressed_at = 0.0
         self._ready = threading.Event()  # the press thread has the recording running
         self._idle = threading.Event()  # no recording or transcription in progress
         self._idle.set()
@@ -74,6 +78,9 @@ class VoiceInput(QObject):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         kind = event.type()
+        if obj is self.button and kind == QEvent.Type.MouseButtonRelease and self._held:
+            QTimer.singleShot(0, self.release)  # after the button's own handling
+            return super().eventFilter(obj, event)
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return super().eventFilter(obj, event)
         assert isinstance(event, QKeyEvent)
@@ -101,9 +108,9 @@ class VoiceInput(QObject):
             return
         self._idle.clear()  # one recording at a time, start to finish
         self._held = True
+        self._pressed_at = time.monotonic()
         self._ready.clear()
-        self.button.setText("Listening…")
-        self.button.setDown(True)
+        self.button.setDown(True)  # same text and size: the mouse stays on the button
         self.w.statusBar().showMessage("Listening… let go to finish.")
         self.meter.setValue(0)
         self.meter.show()
@@ -145,7 +152,8 @@ class VoiceInput(QObject):
         self._meter_timer.stop()
         self.meter.hide()
         self.button.setDown(False)
-        self.button.setText("Transcribing…")
+        self.button.setEnabled(False)  # until the text is in
+        self.w.statusBar().showMessage("Transcribing…")
         threading.Thread(target=self._finish, name="ptt-release", daemon=True).start()
 
     def _finish(self) -> None:
@@ -176,12 +184,14 @@ class VoiceInput(QObject):
             self.w.statusBar().showMessage(f"Listening… {text}")
 
     def _got_final(self, text: str, latency: float, duration: float) -> None:
-        self.button.setText(IDLE_TEXT)
+        self.button.setEnabled(True)
         self.last_text = text
-        if not text and duration == 0 and self._recorder is not None:
+        rec = self._recorder
+        silent_device = rec is not None and rec.last_block_at < self._pressed_at
+        if not text and (duration == 0 or silent_device) and rec is not None:
             # Not one sample: the device went away or is muted. Reopen it next time,
             # so a real error can surface then.
-            self._recorder.disarm()
+            rec.disarm()
             self.w.statusBar().showMessage(
                 "The microphone sent no sound. Check that it is connected and not muted "
                 "(voice.input_device picks another one).",
@@ -205,7 +215,7 @@ class VoiceInput(QObject):
         self._meter_timer.stop()
         self.meter.hide()
         self.button.setDown(False)
-        self.button.setText(IDLE_TEXT)
+        self.button.setEnabled(True)
         self.w.statusBar().showMessage(message, 15000)
 
     def close(self) -> None:
