@@ -174,7 +174,7 @@ class HistoryStore:
         for target in range(version + 1, latest + 1):
             log.info("migrating history schema to v%d", target)
             with self.transaction() as db:
-                for statement in _split_sql(migrations.MIGRATIONS[target - 1]):
+                for statement in migrations.statements(migrations.MIGRATIONS[target - 1]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {target}")
 
@@ -485,20 +485,3 @@ def fts_query(text: str, op: str = " ") -> str:
     joined by ``op`` (" " = all words, " OR " = any). Empty when there are no words."""
     words = [w.replace('"', '""') for w in text.split()]
     return op.join(f'"{w}"*' for w in words)
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements, keeping trigger bodies whole."""
-    out: list[str] = []
-    buf: list[str] = []
-    for line in script.splitlines():
-        if line.strip().startswith("--") or not line.strip():
-            continue
-        buf.append(line)
-        candidate = "\n".join(buf)
-        if sqlite3.complete_statement(candidate):
-            out.append(candidate.strip())
-            buf = []
-    if "".join(buf).strip():
-        out.append("\n".join(buf).strip())
-    return out

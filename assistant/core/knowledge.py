@@ -95,6 +95,16 @@ class Knowledge:
             self._opened.set()
         return self
 
+    def open_within(self, timeout: float) -> bool:
+        """Open, waiting at most ``timeout`` s for another thread that is opening it."""
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        try:
+            self.open()
+        finally:
+            self._lock.release()
+        return True
+
     def _was_built(self) -> bool:
         """Cached vectors mean an index existed before (they are written while indexing)."""
         return bool(self.store.fetch("SELECT EXISTS(SELECT 1 FROM vectors)")[0][0])

@@ -96,11 +96,7 @@ class MemoryService:
         kn = self.knowledge
         if kn.ready:
             return True
-        if kn._lock.acquire(timeout=LOAD_WAIT_S):  # another thread may be opening it
-            try:
-                kn.open()
-            finally:
-                kn._lock.release()
+        if kn.open_within(LOAD_WAIT_S):  # another thread may be opening it
             if kn.notice and self.on_notice:
                 self.on_notice(kn.notice)
             return True

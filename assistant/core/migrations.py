@@ -7,6 +7,8 @@ Never edit a released migration; append a new one.
 
 from __future__ import annotations
 
+import sqlite3
+
 MIGRATIONS: list[str] = [
     # v1: conversations, branching messages, in-flight drafts, full-text search.
     """
@@ -179,3 +181,20 @@ MIGRATIONS: list[str] = [
 ]
 
 LATEST_VERSION = len(MIGRATIONS)
+
+
+def statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    out: list[str] = []
+    buf: list[str] = []
+    for line in script.splitlines():
+        if line.strip().startswith("--") or not line.strip():
+            continue
+        buf.append(line)
+        candidate = "\n".join(buf)
+        if sqlite3.complete_statement(candidate):
+            out.append(candidate.strip())
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf).strip())
+    return out
