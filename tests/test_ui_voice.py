@@ -87,3 +87,23 @@ def test_mic_button_and_send_on_release(qtbot, window, sound_server, tmp_path):
     )
     question = w.store.thread(w.conversation_id)[0].content
     assert wer(text, question) <= 0.2, question
+
+
+def test_speech_model_preloads_and_a_bad_microphone_is_a_short_banner(qtbot, window):
+    w = window
+    # After the chat model and memory, the speech model loads without a key press.
+    qtbot.waitUntil(lambda: w.voice._transcriber is not None, timeout=120_000)
+    deadline = time.time() + 60
+    while w.voice._transcriber._model is None and time.time() < deadline:
+        qtbot.wait(100)
+    assert w.voice._transcriber._model is not None
+    w.settings = w.settings.model_copy(
+        update={"voice": w.settings.voice.model_copy(update={"input_device": "no such mic"})}
+    )
+    w.voice.button.pressed.emit()
+    qtbot.waitUntil(lambda: w.banner.isVisible(), timeout=30_000)
+    text = w.banner.text()
+    assert text.startswith("Cannot open the microphone") and "PaErrorCode" not in text, text
+    assert w.voice.button.isEnabled() and not w.voice.meter.isVisible()
+    w.voice.button.released.emit()  # the app stays usable
+    assert w.composer.isEnabled()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -27,6 +28,13 @@ BLOCK = 800  # 50 ms per callback: a responsive level meter, little overhead
 
 class VoiceError(AssistantError):
     """No microphone, PortAudio missing, device busy or refused."""
+
+
+def _reason(e: Exception) -> str:
+    """PortAudio's text without its boilerplate: 'Device unavailable', not a code dump."""
+    text = re.sub(r"\s*\[PaErrorCode -?\d+\]", "", str(e))
+    text = re.sub(r"^Error (opening|starting) \w+:\s*", "", text).strip().rstrip(".")
+    return text or type(e).__name__
 
 
 def _sounddevice() -> Any:
@@ -94,7 +102,7 @@ class Recorder:
             raise
         except (sd.PortAudioError, ValueError) as e:
             raise VoiceError(
-                f"Cannot open the microphone: {e}.",
+                f"Cannot open the microphone ({_reason(e)}).",
                 "It may be in use by another program, or access was refused; "
                 "check voice.input_device and the system's privacy settings.",
             ) from e

@@ -140,6 +140,9 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._finished)
         w.failed.connect(self._failed)
         self.memory_actions.connect_worker()
+        # The speech model loads last: chat model, then embedder, then Whisper.
+        w.memory_ready.connect(self._preload_voice)
+        w.memory_failed.connect(self._preload_voice)
         self.engine.load(settings)
 
         self.sidebar.refresh()
@@ -341,6 +344,8 @@ class MainWindow(QMainWindow):
             self._warmed = True
             threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
         self.model_info = info
+        if not self.settings.memory.enabled:
+            self.voice.preload()
         self.hide_banner("model")
         threads = info["threads"]
         self.model_label.setText(f"{info['name']} · {threads} thread{'s' if threads != 1 else ''}")
@@ -350,7 +355,11 @@ class MainWindow(QMainWindow):
             self.ctx_label.setText(f"context —/{info['n_ctx']:,}")
         self._update_buttons()
 
+    def _preload_voice(self, _message: str) -> None:
+        self.voice.preload()
+
     def _load_failed(self, message: str) -> None:
+        self.voice.preload()
         self.model_info = {}
         self.model_label.setText("No model loaded")
         self.show_banner(f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model")

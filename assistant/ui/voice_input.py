@@ -68,7 +68,10 @@ class VoiceInput(QObject):
         self._release_timer.setInterval(120)
         self._release_timer.timeout.connect(self.release)
         self._transcriber = None
+        self._load_lock = threading.Lock()  # the preload and a first press share one model
+        self._preloading = False
         self._recorder = None
+        self._recorder_settings: tuple = ()
         self._dictation = None
         self.last_text = ""
         window.composer.installEventFilter(self)
@@ -107,6 +110,7 @@ class VoiceInput(QObject):
             self.w.statusBar().showMessage("Still transcribing the last recording…", 3000)
             return
         self._idle.clear()  # one recording at a time, start to finish
+        self.w.hide_banner("voice")
         self._held = True
         self._pressed_at = time.monotonic()
         self._ready.clear()
@@ -117,21 +121,47 @@ class VoiceInput(QObject):
         self._meter_timer.start()
         threading.Thread(target=self._start, name="ptt-press", daemon=True).start()
 
-    def _start(self) -> None:
-        from assistant.core.audio_capture import Recorder
-        from assistant.core.dictation import Dictation
+    def preload(self) -> None:
+        """Load the speech model in the background so the first press is instant."""
+        if self._preloading:
+            return
+        self._preloading = True
+        threading.Thread(target=self._preload, name="ptt-preload", daemon=True).start()
+
+    def _preload(self) -> None:
+        try:
+            self._load_transcriber()
+        except Exception as e:  # reported again, in full, when the user presses the key
+            log.info("speech model not preloaded: %s", e)
+
+    def _load_transcriber(self):  # -> Transcriber
         from assistant.core.transcriber import Transcriber
 
         voice = self.w.settings.voice
+        with self._load_lock:
+            t = self._transcriber
+            if t is None or (t.settings.model, t.settings.device) != (voice.model, voice.device):
+                self._transcriber = t = Transcriber(voice)
+            t.settings = voice  # language and the rest apply without a reload
+            t.load()
+            return self._transcriber
+
+    def _start(self) -> None:
+        from assistant.core.audio_capture import Recorder
+        from assistant.core.dictation import Dictation
+
+        voice = self.w.settings.voice
         try:
-            if self._transcriber is None or self._transcriber.settings != voice:
-                self._transcriber = Transcriber(voice)
-            self._transcriber.load()
-            if self._recorder is None:
+            transcriber = self._load_transcriber()
+            wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
+            if self._recorder is None or self._recorder_settings != wanted:
+                if self._recorder is not None:
+                    self._recorder.disarm()  # another microphone was picked in settings
                 self._recorder = Recorder(
                     voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
                 )
-            self._dictation = Dictation(self._transcriber, self._recorder, self._partial.emit)
+                self._recorder_settings = wanted
+            self._dictation = Dictation(transcriber, self._recorder, self._partial.emit)
             self._dictation.press()
         except AssistantError as e:
             self._dictation = None
@@ -192,10 +222,11 @@ class VoiceInput(QObject):
             # Not one sample: the device went away or is muted. Reopen it next time,
             # so a real error can surface then.
             rec.disarm()
-            self.w.statusBar().showMessage(
+            self.w.statusBar().clearMessage()
+            self.w.show_banner(
                 "The microphone sent no sound. Check that it is connected and not muted "
-                "(voice.input_device picks another one).",
-                10000,
+                "(voice.input_device in settings picks another one).",
+                "voice",
             )
             return
         if not text:
@@ -216,7 +247,9 @@ class VoiceInput(QObject):
         self.meter.hide()
         self.button.setDown(False)
         self.button.setEnabled(True)
-        self.w.statusBar().showMessage(message, 15000)
+        self.w.statusBar().clearMessage()
+        # The banner wraps long reasons; the status bar would cut them off.
+        self.w.show_banner(message, "voice")
 
     def close(self) -> None:
         self._meter_timer.stop()
