@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +110,30 @@ def sound_server(tmp_path_factory):
         os.environ.pop("PULSE_SERVER", None)
     else:
         os.environ["PULSE_SERVER"] = old
+
+
+@pytest.fixture
+def xvfb():
+    """A private X server on a free display number, up and accepting connections."""
+    for n in random.sample(range(150, 900), 20):
+        if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+            continue
+        proc = subprocess.Popen(
+            ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            stderr=subprocess.DEVNULL,
+        )
+        end = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < end:
+            if Path(f"/tmp/.X11-unix/X{n}").exists():
+                break
+            time.sleep(0.05)
+        if proc.poll() is None:
+            time.sleep(0.2)
+            yield f":{n}"
+            proc.terminate()
+            proc.wait(10)
+            return
+    pytest.fail("could not start Xvfb")
 
 
 @pytest.fixture

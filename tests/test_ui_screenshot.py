@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import sqlite3
 import subprocess
@@ -28,30 +27,6 @@ def _artifacts() -> Path:
     d = Path(os.environ.get("ASSISTANT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-@pytest.fixture
-def xvfb():
-    """A private X server on a free display number, up and accepting connections."""
-    for n in random.sample(range(150, 900), 20):
-        if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
-            continue
-        proc = subprocess.Popen(
-            ["Xvfb", f":{n}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-            stderr=subprocess.DEVNULL,
-        )
-        end = time.monotonic() + 10
-        while proc.poll() is None and time.monotonic() < end:
-            if Path(f"/tmp/.X11-unix/X{n}").exists():
-                break
-            time.sleep(0.05)
-        if proc.poll() is None:
-            time.sleep(0.2)
-            yield f":{n}"
-            proc.terminate()
-            proc.wait(10)
-            return
-    pytest.fail("could not start Xvfb")
 
 
 def _wait(predicate, timeout: float, what: str) -> None:

@@ -41,6 +41,7 @@ def _setup_logging(verbose: bool) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     from assistant.cli import (
         chat_cmd,
+        desktop_cmd,
         docs_cmd,
         doctor,
         history_cmd,
@@ -63,15 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     voice_cmd.register(sub)
     settings_cmd.register(sub)
     doctor.register(sub)
-    g = sub.add_parser("gui", help="open the desktop window (the default with a screen)")
-    g.set_defaults(func=_gui)
+    desktop_cmd.register(sub)
     return p
-
-
-def _gui(args: argparse.Namespace) -> int:
-    from assistant.ui.app import run
-
-    return run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

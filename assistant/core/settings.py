@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.core.errors import SettingsError
+from assistant.core.hotkey_spec import parse_hotkey
 from assistant.core.paths import Paths, get_paths
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,25 @@ class VoiceSettings(_Section):
     send_on_release: bool = Field(False, description="send the transcript at once")
 
 
+class DesktopSettings(_Section):
+    tray: bool = Field(True, description="show an icon in the system tray")
+    close_to_tray: bool = Field(True, description="closing the window keeps the app in the tray")
+    notify: bool = Field(True, description="a notification when an answer ends while hidden")
+    quick_prompt_hotkey: str | None = Field(
+        "Ctrl+Alt+Space", description="global hotkey for the quick prompt; empty = none"
+    )
+    push_to_talk_hotkey: str | None = Field(
+        "Ctrl+Alt+V", description="global hold-to-talk hotkey; empty = none"
+    )
+
+    @field_validator("quick_prompt_hotkey", "push_to_talk_hotkey")
+    @classmethod
+    def _hotkey(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        return str(parse_hotkey(v))  # ValueError -> one clear settings message
+
+
 class Settings(_Section):
     schema_version: int = SCHEMA_VERSION
     model: ModelSettings = Field(default_factory=ModelSettings)
@@ -137,6 +157,7 @@ class Settings(_Section):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    desktop: DesktopSettings = Field(default_factory=DesktopSettings)
 
 
 def _describe(err: ValidationError, path: Path) -> str:

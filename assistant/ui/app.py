@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -57,28 +58,58 @@ def install_error_hook(window) -> None:
     sys.excepthook = hook
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, request: dict | None = None) -> int:
+    """Start the app, or hand ``request`` to the one already running and return.
+
+    ``request``: {"cmd": "show"} (the default), {"cmd": "quick", "text": …} or
+    {"cmd": "ptt"}. Quick prompts and push-to-talk start without the main window.
+    """
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from assistant.core.errors import AssistantError
+    from assistant.core.paths import get_paths
+    from assistant.ui.single_instance import InstanceServer
 
+    request = request or {"cmd": "show"}
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Assistant")
     app.setDesktopFileName("assistant")
+    server = InstanceServer(get_paths().instance_socket)
+    if server.claim(request) is not None:
+        log.info("handed %s to the running instance", request.get("cmd"))
+        print("The assistant is already running; it got the request.", file=sys.stderr)
+        return 0
     try:
         window = create_window(app)
     except AssistantError as e:
+        server.close()
         QMessageBox.critical(None, "Assistant", str(e))
         return 1
+    from assistant.ui.desktop import Desktop
+    from assistant.ui.icons import app_icon
+
+    app.setWindowIcon(app_icon())
     install_error_hook(window)
-    window.show()
+    desktop = Desktop(app, window, server)
+    # SIGTERM (logout, `kill`) quits like the tray's Quit: the socket is removed and
+    # a running answer is saved. Python sees signals only when it runs, so wake it.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, desktop.quit))
+    wake = QTimer(app)
+    wake.timeout.connect(lambda: None)
+    wake.start(300)
+    if request.get("cmd") in ("quick", "ptt"):
+        QTimer.singleShot(0, lambda: desktop.handle(request))
+    else:
+        window.show()
     shown = time.perf_counter() - _T0
     log.info("window shown %.3f s after start", shown)
     if os.environ.get("ASSISTANT_REPORT_STARTUP"):
         print(f"window-shown {shown:.4f}", flush=True)
-        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, desktop.quit)
     code = app.exec()
+    desktop.close()
     from assistant.ui.documents_window import wait_for_scans
     from assistant.ui.engine_worker import engine_threads_running
 

@@ -247,9 +247,11 @@ class EngineThread(QObject):
             self._prefill_job.cancel.cancel()
             self._prefill_job = None
 
-    def stop(self) -> None:
-        if self.current is not None:
-            self.current.cancel.cancel()
+    def stop(self, job: Job | None = None) -> None:
+        """Cancel ``job`` (by default the latest one submitted)."""
+        job = job or self.current
+        if job is not None:
+            job.cancel.cancel()
 
     def close(self, timeout_ms: int = 10_000) -> bool:
         """Stop any answer (the partial text is saved as stopped) and end the thread.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,11 +26,12 @@ from assistant.core.settings import Settings
 from assistant.core.types import Done
 from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
-from assistant.ui.engine_worker import EngineThread
+from assistant.ui.engine_worker import EngineThread, Job
 from assistant.ui.inspector import PromptInspector, left_out_texts
 from assistant.ui.memory_actions import MemoryActions
 from assistant.ui.menus import build_menus
 from assistant.ui.message_view import ChatView, MessageWidget
+from assistant.ui.push_to_talk import PushToTalk
 from assistant.ui.settings_actions import SettingsActions
 from assistant.ui.sidebar import Sidebar
 from assistant.ui.transcript import Transcript
@@ -42,6 +43,8 @@ PREFILL_PAUSE_MS = 400  # a pause this long in typing starts reading the draft a
 
 
 class MainWindow(QMainWindow):
+    settings_changed = Signal(object)  # the new Settings, after they were saved
+
     def __init__(self, paths: Paths, settings: Settings, store: HistoryStore) -> None:
         super().__init__()
         self.paths, self.settings, self.store = paths, settings, store
@@ -49,6 +52,8 @@ class MainWindow(QMainWindow):
         self.resize(1100, 760)
         self.editing_id: int | None = None
         self.streaming: MessageWidget | None = None
+        self.job: Job | None = None  # the answer this window is showing
+        self.keep_running = lambda: False  # True: closing hides the window (tray)
         self.model_info: dict = {}
         self._banner_kind = ""
         self._warmed = False
@@ -72,7 +77,8 @@ class MainWindow(QMainWindow):
         self.stop_btn.hide()
         self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
-        self.voice = VoiceInput(self)
+        self.ptt = PushToTalk(lambda: self.settings.voice, self)
+        self.voice = VoiceInput(self, self.ptt)
 
         buttons = QHBoxLayout()
         docs_btn = self.memory_actions.docs_btn
@@ -264,7 +270,8 @@ class MainWindow(QMainWindow):
         docs = self.memory_actions.documents_only
         self._begin(self.engine.submit("send", conv_id(self), text, documents_only=docs))
 
-    def _begin(self, _job) -> None:
+    def _begin(self, job: Job) -> None:
+        self.job = job  # signals of other jobs (the quick prompt's) are not ours
         self._pieces = 0
         self.speed_label.setText("reading the conversation…" if self.model_info else "")
         self.streaming = self._widget("assistant")
@@ -329,7 +336,7 @@ class MainWindow(QMainWindow):
 
     def stop(self) -> None:
         if self.streaming is not None:
-            self.engine.stop()
+            self.engine.stop(self.job)
             self.streaming.set_note("stopping…")
         elif self.editing_id is not None:
             self._cancel_edit()
@@ -345,7 +352,7 @@ class MainWindow(QMainWindow):
             threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
         self.model_info = info
         if not self.settings.memory.enabled:
-            self.voice.preload()
+            self.ptt.preload()
         self.hide_banner("model")
         threads = info["threads"]
         self.model_label.setText(f"{info['name']} · {threads} thread{'s' if threads != 1 else ''}")
@@ -356,28 +363,37 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def _preload_voice(self, _message: str) -> None:
-        self.voice.preload()
+        self.ptt.preload()
 
     def _load_failed(self, message: str) -> None:
-        self.voice.preload()
+        self.ptt.preload()
         self.model_info = {}
         self.model_label.setText("No model loaded")
         self.show_banner(f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model")
 
-    def _chunk(self, _job: int, text: str) -> None:
-        if self.streaming is not None:
+    def owns(self, job_id: int) -> bool:
+        return self.job is not None and self.job.id == job_id
+
+    def _chunk(self, job_id: int, text: str) -> None:
+        if self.streaming is not None and self.owns(job_id):
             self.streaming.append(text)
             self._pieces += 1
             if self._pieces % 8 == 1:  # a light progress sign; exact figures come with Done
                 self.speed_label.setText(f"answering… {self._pieces} tokens")
 
-    def _notice(self, _job: int, message: str) -> None:
-        self.statusBar().showMessage(message, 8000)
+    def _notice(self, job_id: int, message: str) -> None:
+        if self.owns(job_id):
+            self.statusBar().showMessage(message, 8000)
 
-    def _finished(self, _job: int, done: Done) -> None:
-        self._end()
+    def _finished(self, job_id: int, done: Done) -> None:
+        if self.owns(job_id):
+            self._end()
+        else:
+            self.sidebar.refresh()  # a quick prompt's conversation
 
-    def _failed(self, _job: int, message: str) -> None:
+    def _failed(self, job_id: int, message: str) -> None:
+        if not self.owns(job_id):
+            return
         self.statusBar().showMessage(message, 15000)
         self.speed_label.setText("")
         if self.streaming is not None and not self.streaming.text:
@@ -388,6 +404,7 @@ class MainWindow(QMainWindow):
 
     def _end(self) -> None:
         self.streaming = None
+        self.job = None
         if self.conversation_id is not None:
             thread = self.transcript.rebind_tail()
             self._show_report(thread[-1] if thread else None)
@@ -409,7 +426,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop a running answer (what was shown is saved as stopped), end the engine thread."""
+        if self.keep_running():
+            self.hide()
+            event.ignore()
+            return
         self.voice.close()
+        self.ptt.close()
         self.engine.close()
         event.accept()
 

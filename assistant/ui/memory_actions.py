@@ -132,12 +132,13 @@ class MemoryActions(QObject):
         wk.memory_ready.connect(self._ready)
         wk.memory_failed.connect(self._failed)
 
-    def _recalled(self, _job: int, items: list) -> None:
-        if self.w.streaming is not None:
+    def _recalled(self, job_id: int, items: list) -> None:
+        if self.w.streaming is not None and self.w.owns(job_id):
             self.w.streaming.set_sources(items)
 
-    def _notice(self, _job: int, notice: MemoryNotice) -> None:
-        self.notice(notice)
+    def _notice(self, job_id: int, notice: MemoryNotice) -> None:
+        if self.w.owns(job_id):
+            self.notice(notice)
 
     def _ready(self, notice: str) -> None:
         if notice:

@@ -102,3 +102,4 @@ class SettingsActions:
             return
         w.settings = new
         w.engine.request_settings.emit(new)
+        w.settings_changed.emit(new)

@@ -1,23 +1,19 @@
 """Push-to-talk in the window: hold the mic button or Ctrl+Space, speak, let go.
 
-The microphone and Whisper work on plain Python threads; results come back as
-signals to bound methods of this QObject, so widgets are only touched on the
-GUI thread. The microphone stays open after the first use so that the next
-press has its pre-roll (the words said just before the key went down).
+The view only: the microphone and the speech model are the app's shared
+``PushToTalk``; this puts its text into the composer and shows its state.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QProgressBar, QToolButton
 
-from assistant.core.errors import AssistantError
+from assistant.ui.push_to_talk import PushToTalk
 
 if TYPE_CHECKING:
     from assistant.ui.main_window import MainWindow
@@ -28,13 +24,10 @@ IDLE_TEXT = "Hold to talk (Ctrl+Space)"
 
 
 class VoiceInput(QObject):
-    _partial = Signal(str)
-    _final = Signal(str, float, float)  # text, seconds from release to text, seconds of audio
-    _failed = Signal(str)
-
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: MainWindow, ptt: PushToTalk) -> None:
         super().__init__(window)
         self.w = window
+        self.ptt = ptt
         self.button = QToolButton()
         self.button.setText(IDLE_TEXT)
         self.button.setAccessibleName("Hold to talk (Ctrl+Space)")
@@ -53,26 +46,16 @@ class VoiceInput(QObject):
         self._meter_timer = QTimer(self)
         self._meter_timer.setInterval(50)
         self._meter_timer.timeout.connect(self._show_level)
-        self._partial.connect(self._show_partial)
-        self._final.connect(self._got_final)
-        self._failed.connect(self._show_failure)
+        ptt.partial.connect(self._show_partial)
+        ptt.final.connect(self._got_final)
+        ptt.failed.connect(self._show_failure)
         self._held = False
-        self._pressed_at = 0.0
-        self._ready = threading.Event()  # the press thread has the recording running
-        self._idle = threading.Event()  # no recording or transcription in progress
-        self._idle.set()
         # Holding a key makes X11 repeat release+press pairs; a release only counts
         # when no press follows within this time.
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
         self._release_timer.setInterval(120)
         self._release_timer.timeout.connect(self.release)
-        self._transcriber = None
-        self._load_lock = threading.Lock()  # the preload and a first press share one model
-        self._preloading = False
-        self._recorder = None
-        self._recorder_settings: tuple = ()
-        self._dictation = None
         self.last_text = ""
         window.composer.installEventFilter(self)
         window.installEventFilter(self)
@@ -106,74 +89,16 @@ class VoiceInput(QObject):
     def press(self) -> None:
         if self._held:
             return
-        if not self._idle.is_set():
+        if not self.ptt.press(self):
             self.w.statusBar().showMessage("Still transcribing the last recording…", 3000)
             return
-        self._idle.clear()  # one recording at a time, start to finish
         self.w.hide_banner("voice")
         self._held = True
-        self._pressed_at = time.monotonic()
-        self._ready.clear()
         self.button.setDown(True)  # same text and size: the mouse stays on the button
         self.w.statusBar().showMessage("Listening… let go to finish.")
         self.meter.setValue(0)
         self.meter.show()
         self._meter_timer.start()
-        threading.Thread(target=self._start, name="ptt-press", daemon=True).start()
-
-    def preload(self) -> None:
-        """Load the speech model in the background so the first press is instant."""
-        if self._preloading:
-            return
-        self._preloading = True
-        threading.Thread(target=self._preload, name="ptt-preload", daemon=True).start()
-
-    def _preload(self) -> None:
-        try:
-            self._load_transcriber()
-        except Exception as e:  # reported again, in full, when the user presses the key
-            log.info("speech model not preloaded: %s", e)
-
-    def _load_transcriber(self):  # -> Transcriber
-        from assistant.core.transcriber import Transcriber
-
-        voice = self.w.settings.voice
-        with self._load_lock:
-            t = self._transcriber
-            if t is None or (t.settings.model, t.settings.device) != (voice.model, voice.device):
-                self._transcriber = t = Transcriber(voice)
-            t.settings = voice  # language and the rest apply without a reload
-            t.load()
-            return self._transcriber
-
-    def _start(self) -> None:
-        from assistant.core.audio_capture import Recorder
-        from assistant.core.dictation import Dictation
-
-        voice = self.w.settings.voice
-        try:
-            transcriber = self._load_transcriber()
-            wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
-            if self._recorder is None or self._recorder_settings != wanted:
-                if self._recorder is not None:
-                    self._recorder.disarm()  # another microphone was picked in settings
-                self._recorder = Recorder(
-                    voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
-                )
-                self._recorder_settings = wanted
-            self._dictation = Dictation(transcriber, self._recorder, self._partial.emit)
-            self._dictation.press()
-        except AssistantError as e:
-            self._dictation = None
-            self._failed.emit(str(e))
-        except Exception as e:  # never let voice take the window down
-            log.exception("push-to-talk failed to start")
-            self._dictation = None
-            self._failed.emit(f"Voice input failed: {type(e).__name__}: {e}.")
-        finally:
-            self._ready.set()
-            if self._dictation is None:
-                self._idle.set()
 
     def release(self) -> None:
         if not self._held:
@@ -182,53 +107,24 @@ class VoiceInput(QObject):
         self._meter_timer.stop()
         self.meter.hide()
         self.button.setDown(False)
-        self.button.setEnabled(False)  # until the text is in
-        self.w.statusBar().showMessage("Transcribing…")
-        threading.Thread(target=self._finish, name="ptt-release", daemon=True).start()
-
-    def _finish(self) -> None:
-        self._ready.wait()
-        dictation = self._dictation
-        try:
-            if dictation is None:
-                return  # the failure was reported
-            result = dictation.release()
-            t = result.transcript
-            self._final.emit(t.text, result.release_to_text_s, t.duration)
-            dictation.finish()
-        except Exception as e:
-            log.exception("transcription failed")
-            self._failed.emit(f"Transcription failed: {type(e).__name__}: {e}.")
-        finally:
-            self._idle.set()
+        if self.ptt.release():
+            self.button.setEnabled(False)  # until the text is in
+            self.w.statusBar().showMessage("Transcribing…")
 
     # -- results (GUI thread) ----------------------------------------------------
 
     def _show_level(self) -> None:
-        rec = self._recorder
-        level = rec.level if rec is not None else 0.0
-        self.meter.setValue(min(100, int(level * 400)))  # speech RMS ~0.05-0.25
+        self.meter.setValue(min(100, int(self.ptt.level * 400)))  # speech RMS ~0.05-0.25
 
     def _show_partial(self, text: str) -> None:
-        if self._held and text:
+        if self._held and text and self.ptt.owner is self:
             self.w.statusBar().showMessage(f"Listening… {text}")
 
-    def _got_final(self, text: str, latency: float, duration: float) -> None:
+    def _got_final(self, text: str, latency: float, _duration: float) -> None:
+        if self.ptt.owner is not self:
+            return
         self.button.setEnabled(True)
         self.last_text = text
-        rec = self._recorder
-        silent_device = rec is not None and rec.last_block_at < self._pressed_at
-        if not text and (duration == 0 or silent_device) and rec is not None:
-            # Not one sample: the device went away or is muted. Reopen it next time,
-            # so a real error can surface then.
-            rec.disarm()
-            self.w.statusBar().clearMessage()
-            self.w.show_banner(
-                "The microphone sent no sound. Check that it is connected and not muted "
-                "(voice.input_device in settings picks another one).",
-                "voice",
-            )
-            return
         if not text:
             self.w.statusBar().showMessage("Nothing was heard. Hold the key while you speak.", 5000)
             return
@@ -242,6 +138,8 @@ class VoiceInput(QObject):
             self.w.submit(composer.toPlainText().strip())
 
     def _show_failure(self, message: str) -> None:
+        if self.ptt.owner is not self:
+            return
         self._held = False
         self._meter_timer.stop()
         self.meter.hide()
@@ -253,9 +151,3 @@ class VoiceInput(QObject):
 
     def close(self) -> None:
         self._meter_timer.stop()
-        if self._dictation is not None:
-            if self._held:
-                self._dictation.cancel()
-            self._dictation.finish()
-        if self._recorder is not None:
-            self._recorder.disarm()

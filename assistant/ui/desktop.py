@@ -1,0 +1,169 @@
+"""The app around the window: tray icon, quick prompt, global hotkeys and the
+single-instance socket, all turning into the same few actions."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from assistant.core.settings import Settings
+from assistant.ui.global_hotkeys import GlobalHotkeys
+from assistant.ui.quick_prompt import QuickPrompt
+from assistant.ui.single_instance import InstanceServer
+from assistant.ui.tray import NO_TRAY, Tray
+
+if TYPE_CHECKING:
+    from assistant.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+class Desktop(QObject):
+    def __init__(self, app: QApplication, window: MainWindow, server: InstanceServer) -> None:
+        super().__init__(window)
+        self.app, self.window, self.server = app, window, server
+        self.quitting = False
+        self.quick = QuickPrompt(window)
+        self.tray: Tray | None = None
+        self.hotkeys = GlobalHotkeys(self)
+        self.problems: list[str] = []
+        self._told_tray = False
+
+        server.received.connect(self.handle)
+        self.hotkeys.pressed.connect(self._hotkey_down)
+        self.hotkeys.released.connect(self._hotkey_up)
+        window.keep_running = self._keep_running
+        window.settings_changed.connect(self.apply_settings)
+        window.ptt.state.connect(self._ptt_state)
+        worker = window.engine.worker
+        worker.started.connect(self._answering)
+        worker.finished.connect(self._answered)
+        worker.failed.connect(self._answered)
+        self.apply_settings(window.settings)
+
+    # -- settings ------------------------------------------------------------------
+
+    def apply_settings(self, settings: Settings) -> None:
+        d = settings.desktop
+        problems: list[str] = []
+        if d.tray and self.tray is None:
+            if Tray.available():
+                self.tray = Tray(self)
+                self.tray.show()
+            else:
+                problems.append(NO_TRAY)
+        elif not d.tray and self.tray is not None:
+            self.tray.hide()
+            self.tray.deleteLater()
+            self.tray = None
+        self.app.setQuitOnLastWindowClosed(self.tray is None)
+        problems += self.hotkeys.register(
+            {"quick_prompt": d.quick_prompt_hotkey, "push_to_talk": d.push_to_talk_hotkey}
+        )
+        self.problems = problems
+        for p in problems:
+            log.warning("%s", p)
+        # A taken hotkey needs the user to pick another: a banner. The rest (no
+        # tray, Wayland) is how this desktop is: said once in the status bar.
+        taken = [p for p in problems if "already used" in p]
+        if taken:
+            self.window.show_banner("\n".join(taken), "desktop")
+        else:
+            self.window.hide_banner("desktop")
+        others = [p for p in problems if p not in taken]
+        if others:
+            self.window.statusBar().showMessage(" ".join(others), 15000)
+
+    # -- actions (tray menu, hotkeys, other starts) -------------------------------------
+
+    def handle(self, message: dict) -> None:
+        cmd = message.get("cmd")
+        if cmd == "show":
+            self.show_window()
+        elif cmd == "quick":
+            self.quick_prompt(str(message.get("text") or ""))
+        elif cmd == "ptt":
+            self.toggle_talk()
+        elif cmd == "quit":
+            self.quit()
+        elif cmd != "ping":
+            log.warning("unknown request %r", cmd)
+
+    def show_window(self) -> None:
+        w = self.window
+        w.showNormal()
+        w.raise_()
+        w.activateWindow()
+
+    def quick_prompt(self, text: str = "") -> None:
+        self.quick.open(text)
+
+    def toggle_talk(self) -> None:
+        """`assistant ptt` and the tray item: first call listens, the next one asks."""
+        if self.quick.listening:
+            self.quick.stop_listening()
+        else:
+            self.quick.listen()
+
+    def open_settings(self) -> None:
+        self.show_window()
+        QTimer.singleShot(0, self.window.settings_actions.open_settings)
+
+    def quit(self) -> None:
+        self.quitting = True
+        self.hotkeys.close()
+        self.quick.hide()
+        if self.tray is not None:
+            self.tray.hide()
+        self.window.close()  # saves and stops the engine
+        self.server.close()
+        self.app.quit()
+
+    # -- events -------------------------------------------------------------------
+
+    def _keep_running(self) -> bool:
+        """Closing the window: hide to the tray instead of quitting, if set so."""
+        if self.quitting or self.tray is None or not self.window.settings.desktop.close_to_tray:
+            return False
+        if not self._told_tray:
+            self._told_tray = True
+            self.tray.notify("Assistant", "Still running in the tray. Quit from its menu.")
+        return True
+
+    def _hotkey_down(self, name: str) -> None:
+        if name == "quick_prompt":
+            if self.quick.isVisible() and self.quick.isActiveWindow():
+                self.quick.hide()
+            else:
+                self.quick_prompt()
+        elif name == "push_to_talk":
+            self.quick.listen()
+
+    def _hotkey_up(self, name: str) -> None:
+        if name == "push_to_talk":
+            self.quick.stop_listening()
+
+    def _ptt_state(self, state: str) -> None:
+        if self.tray is not None:
+            self.tray.set_state("listening" if state == "listening" else "idle")
+
+    def _answering(self, _job: int, _conversation: int) -> None:
+        if self.tray is not None:
+            self.tray.set_state("answering")
+
+    def _answered(self, job_id: int, _result: object) -> None:
+        if self.tray is None:
+            return
+        self.tray.set_state("idle")
+        hidden = not self.window.isVisible() and not self.quick.isVisible()
+        quick_job = self.quick.last_job_id == job_id
+        if hidden and self.window.settings.desktop.notify:
+            text = self.quick.answer if quick_job else "An answer is ready."
+            self.tray.notify("Answer ready", text[:200] or "An answer is ready.")
+
+    def close(self) -> None:
+        self.hotkeys.close()
+        self.server.close()

@@ -1,0 +1,177 @@
+"""Push-to-talk, without widgets: one microphone and one speech model for the
+whole app, shared by the window's button, its Ctrl+Space and the global hotkey.
+
+The microphone and Whisper work on plain Python threads; results come back as
+signals (queued onto the GUI thread for bound methods of QObjects). The
+microphone stays open after the first use so that the next press has its
+pre-roll (the words said just before the key went down). ``owner`` says who
+pressed, so only that view takes the text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from assistant.core.errors import AssistantError
+from assistant.core.settings import VoiceSettings
+
+log = logging.getLogger(__name__)
+
+SILENT_MIC = (
+    "The microphone sent no sound. Check that it is connected and not muted "
+    "(voice.input_device in settings picks another one)."
+)
+
+
+class PushToTalk(QObject):
+    partial = Signal(str)
+    final = Signal(str, float, float)  # text, seconds from release to text, seconds of audio
+    failed = Signal(str)  # a one-line reason; the press is over
+    state = Signal(str)  # "listening", "transcribing", "idle": for the tray icon
+
+    def __init__(self, voice_settings: Callable[[], VoiceSettings], parent: QObject | None = None):
+        super().__init__(parent)
+        self._settings = voice_settings
+        self.owner: object = None
+        self.held = False
+        self._pressed_at = 0.0
+        self._ready = threading.Event()  # the press thread has the recording running
+        self.idle = threading.Event()  # no recording or transcription in progress
+        self.idle.set()
+        self._transcriber: Any = None
+        self._load_lock = threading.Lock()  # the preload and a first press share one model
+        self._preloading = False
+        self._recorder: Any = None
+        self._recorder_settings: tuple = ()
+        self._dictation: Any = None
+
+    @property
+    def level(self) -> float:
+        rec = self._recorder
+        return rec.level if rec is not None and self.held else 0.0
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._transcriber is not None and self._transcriber._model is not None
+
+    # -- the speech model ------------------------------------------------------
+
+    def preload(self) -> None:
+        """Load the speech model in the background so the first press is instant."""
+        if self._preloading:
+            return
+        self._preloading = True
+        threading.Thread(target=self._preload, name="ptt-preload", daemon=True).start()
+
+    def _preload(self) -> None:
+        try:
+            self._load_transcriber()
+        except Exception as e:  # reported again, in full, when the user presses the key
+            log.info("speech model not preloaded: %s", e)
+
+    def _load_transcriber(self) -> Any:
+        from assistant.core.transcriber import Transcriber
+
+        voice = self._settings()
+        with self._load_lock:
+            t = self._transcriber
+            if t is None or (t.settings.model, t.settings.device) != (voice.model, voice.device):
+                self._transcriber = t = Transcriber(voice)
+            t.settings = voice  # language and the rest apply without a reload
+            t.load()
+            return t
+
+    # -- press / release ---------------------------------------------------------
+
+    def press(self, owner: object) -> bool:
+        """Start listening for ``owner``; False when a recording is still in progress."""
+        if self.held or not self.idle.is_set():
+            return False
+        self.idle.clear()  # one recording at a time, start to finish
+        self.owner = owner
+        self.held = True
+        self._pressed_at = time.monotonic()
+        self._ready.clear()
+        self.state.emit("listening")
+        threading.Thread(target=self._start, name="ptt-press", daemon=True).start()
+        return True
+
+    def _start(self) -> None:
+        from assistant.core.audio_capture import Recorder
+        from assistant.core.dictation import Dictation
+
+        voice = self._settings()
+        try:
+            transcriber = self._load_transcriber()
+            wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
+            if self._recorder is None or self._recorder_settings != wanted:
+                if self._recorder is not None:
+                    self._recorder.disarm()  # another microphone was picked in settings
+                self._recorder = Recorder(
+                    voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
+                )
+                self._recorder_settings = wanted
+            self._dictation = Dictation(transcriber, self._recorder, self.partial.emit)
+            self._dictation.press()
+        except AssistantError as e:
+            self._fail(str(e))
+        except Exception as e:  # never let voice take the app down
+            log.exception("push-to-talk failed to start")
+            self._fail(f"Voice input failed: {type(e).__name__}: {e}.")
+        finally:
+            self._ready.set()
+
+    def _fail(self, message: str) -> None:
+        self._dictation = None
+        self.held = False
+        self.idle.set()
+        self.state.emit("idle")
+        self.failed.emit(message)
+
+    def release(self) -> bool:
+        """Stop listening and transcribe the tail; False when nothing was held."""
+        if not self.held:
+            return False
+        self.held = False
+        self.state.emit("transcribing")
+        threading.Thread(target=self._finish, name="ptt-release", daemon=True).start()
+        return True
+
+    def _finish(self) -> None:
+        self._ready.wait()
+        dictation = self._dictation
+        if dictation is None:
+            return  # the failure was reported
+        try:
+            result = dictation.release()
+            t = result.transcript
+            rec = self._recorder
+            silent_device = rec is not None and rec.last_block_at < self._pressed_at
+            if not t.text and (t.duration == 0 or silent_device) and rec is not None:
+                # Not one sample: the device went away or is muted. Reopen it next
+                # time, so a real error can surface then.
+                rec.disarm()
+                dictation.finish()
+                self._fail(SILENT_MIC)
+                return
+            dictation.finish()
+            self.idle.set()
+            self.state.emit("idle")
+            self.final.emit(t.text, result.release_to_text_s, t.duration)
+        except Exception as e:
+            log.exception("transcription failed")
+            self._fail(f"Transcription failed: {type(e).__name__}: {e}.")
+
+    def close(self) -> None:
+        if self._dictation is not None:
+            if self.held:
+                self._dictation.cancel()
+            self._dictation.finish()
+        if self._recorder is not None:
+            self._recorder.disarm()

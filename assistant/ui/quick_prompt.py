@@ -1,0 +1,348 @@
+"""The quick prompt: a small frameless window to ask without opening the main one.
+
+It shares the main window's engine (jobs are queued, never interleaved) and its
+history: every quick prompt is a conversation like any other, with memory
+recall, and "Continue in window" opens it there. Esc hides it; an answer still
+streaming goes on and is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.core.types import Done
+from assistant.ui import markdown_render
+from assistant.ui.icons import app_icon
+
+if TYPE_CHECKING:
+    from assistant.ui.engine_worker import Job
+    from assistant.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+MAX_CONTEXT_CHARS = 8000  # of selected text sent along; the model's context is small
+PLACEHOLDER = "Ask anything… (Enter to ask, Esc to hide)"
+
+
+def selected_text() -> str:
+    """The primary selection (X11: what is highlighted anywhere), else the clipboard."""
+    clip = QGuiApplication.clipboard()
+    if clip.supportsSelection():
+        text = clip.text(clip.Mode.Selection).strip()
+        if text:
+            return text
+    return clip.text(clip.Mode.Clipboard).strip()
+
+
+def with_context(question: str, context: str) -> str:
+    if not context:
+        return question
+    if len(context) > MAX_CONTEXT_CHARS:
+        context = context[:MAX_CONTEXT_CHARS] + "\n[…cut]"
+    return f"{question}\n\n```text\n{context}\n```"
+
+
+class QuickPrompt(QWidget):
+    answered = Signal(str)  # the finished answer's text, for a notification when hidden
+
+    def __init__(self, host: MainWindow) -> None:
+        super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint)
+        self.host = host
+        self.setWindowTitle("Quick prompt")
+        self.setWindowIcon(app_icon())
+        self.setObjectName("quick")
+        # Frameless: draw our own edge so it stands apart from the window behind.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(
+            "#quick { border: 1px solid palette(dark); background: palette(window); }"
+        )
+        self.resize(620, 360)
+        self.conversation_id: int | None = None
+        self.job: Job | None = None
+        self.answer = ""
+        self.last_job_id = 0
+        self._fresh = True  # the next question starts a new conversation
+
+        self.input = QLineEdit()
+        self.input.setPlaceholderText(PLACEHOLDER)
+        self.input.setAccessibleName("Quick question")
+        self.input.returnPressed.connect(lambda: self.ask(self.input.text()))
+        self.input.installEventFilter(self)
+        self.context_box = QCheckBox()
+        self.context_box.setAccessibleName("Include the selected text")
+        self.context_box.hide()
+        self.question = QLabel("")
+        self.question.setWordWrap(True)
+        self.question.setStyleSheet("font-weight: bold")
+        self.question.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.question.hide()
+        self.view = QTextBrowser()
+        self.view.setOpenExternalLinks(False)
+        self.view.setFrameShape(QFrame.Shape.NoFrame)
+        self.view.setPlaceholderText("The answer appears here.")
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: gray")
+        self.status.setWordWrap(True)
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 100)
+        self.meter.setTextVisible(False)
+        self.meter.setFixedWidth(60)
+        self.meter.hide()
+        self.copy_btn = QPushButton("Copy")
+        self.copy_btn.setToolTip("Copy the answer (Ctrl+C)")
+        self.copy_btn.clicked.connect(self.copy_answer)
+        self.stop_btn = QPushButton("Stop")
+        self.stop_btn.clicked.connect(self.stop)
+        self.stop_btn.hide()
+        self.continue_btn = QPushButton("Continue in window")
+        self.continue_btn.setToolTip("Open this conversation in the main window (Ctrl+O)")
+        self.continue_btn.clicked.connect(self.continue_in_window)
+
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        for w in (self.meter, self.stop_btn, self.copy_btn, self.continue_btn):
+            row.addWidget(w)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(10, 10, 10, 8)
+        col.addWidget(self.input)
+        col.addWidget(self.context_box)
+        col.addWidget(self.question)
+        col.addWidget(self.view, 1)
+        col.addLayout(row)
+        QShortcut(QKeySequence("Ctrl+O"), self, self.continue_in_window)
+        QShortcut(QKeySequence("Ctrl+N"), self, self.start_over)
+        self._update_buttons()
+
+        self._render_timer = QTimer(self)  # re-render the markdown at most every 50 ms
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(50)
+        self._render_timer.timeout.connect(self._render)
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setInterval(50)
+        self._meter_timer.timeout.connect(lambda: self.meter.setValue(int(host.ptt.level * 400)))
+
+        worker = host.engine.worker
+        worker.started.connect(self._started)
+        worker.chunk.connect(self._chunk)
+        worker.finished.connect(self._finished)
+        worker.failed.connect(self._failed)
+        host.ptt.partial.connect(self._partial)
+        host.ptt.final.connect(self._heard)
+        host.ptt.failed.connect(self._voice_failed)
+
+    # -- showing -----------------------------------------------------------------
+
+    def open(self, text: str = "") -> None:
+        """Show it in front, ready to type; ``text`` is asked at once."""
+        if self.job is None and not self.isVisible():
+            self._fresh = True  # a new visit, a new conversation
+        context = selected_text()
+        self.context_box.setVisible(bool(context))
+        self.context_box.setChecked(False)
+        if context:
+            short = " ".join(context.split())
+            short = short if len(short) <= 60 else short[:57] + "…"
+            self.context_box.setText(f"Include the selected text: “{short}”")
+        self._place()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.input.setFocus()
+        if text.strip():
+            self.input.setText(text)
+            self.ask(text)
+
+    def _place(self) -> None:
+        screen = QGuiApplication.screenAt(self.cursor().pos()) or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        g = screen.availableGeometry()
+        self.move(g.x() + (g.width() - self.width()) // 2, g.y() + g.height() // 5)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.hide()
+            return
+        if (
+            event.matches(QKeySequence.StandardKey.Copy)
+            and not self.view.textCursor().hasSelection()
+        ):
+            self.copy_answer()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        # Ctrl+C in the input copies the answer unless part of the input is selected.
+        if obj is self.input and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            if event.matches(QKeySequence.StandardKey.Copy) and not self.input.hasSelectedText():
+                self.copy_answer()
+                return True
+            if event.key() == Qt.Key.Key_Escape:
+                self.hide()
+                return True
+        return super().eventFilter(obj, event)
+
+    # -- asking ------------------------------------------------------------------
+
+    def ask(self, text: str) -> None:
+        question = text.strip()
+        if not question or self.job is not None:
+            return
+        if self.context_box.isVisible() and self.context_box.isChecked():
+            question = with_context(question, selected_text())
+        host = self.host
+        if self._fresh or self.conversation_id is None:
+            conv = host.store.create_conversation(
+                system_prompt=host.settings.chat.system_prompt, model=host.model_info.get("name")
+            )
+            self.conversation_id = conv.id
+            self._fresh = False
+        self.input.clear()
+        self.question.setText(text.strip())
+        self.question.show()
+        self.answer = ""
+        self.view.clear()
+        self.status.setText("" if host.model_info else "Waiting for the model to load…")
+        self.job = host.engine.submit("send", self.conversation_id, question)
+        self.last_job_id = self.job.id
+        self._update_buttons()
+        host.sidebar.refresh()
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.host.engine.stop(self.job)
+
+    def start_over(self) -> None:
+        if self.job is None:
+            self._fresh = True
+            self.answer = ""
+            self.question.hide()
+            self.view.clear()
+            self.status.setText("New conversation.")
+            self.input.setFocus()
+
+    def copy_answer(self) -> None:
+        if self.answer:
+            QGuiApplication.clipboard().setText(self.answer)
+            self.status.setText("Answer copied.")
+
+    def continue_in_window(self) -> None:
+        if self.conversation_id is None:
+            return
+        host = self.host
+        if host.streaming is None:
+            host.open_conversation(self.conversation_id)
+        host.showNormal()
+        host.raise_()
+        host.activateWindow()
+        self.hide()
+
+    def _update_buttons(self) -> None:
+        busy = self.job is not None
+        self.stop_btn.setVisible(busy)
+        self.copy_btn.setEnabled(bool(self.answer))
+        self.continue_btn.setEnabled(self.conversation_id is not None)
+
+    # -- engine signals (GUI thread) -----------------------------------------------
+
+    def _mine(self, job_id: int) -> bool:
+        return self.job is not None and self.job.id == job_id
+
+    def _started(self, job_id: int, _conversation_id: int) -> None:
+        if self._mine(job_id):
+            self.status.setText("Answering…")
+
+    def _chunk(self, job_id: int, text: str) -> None:
+        if self._mine(job_id):
+            self.answer += text
+            if not self._render_timer.isActive():
+                self._render_timer.start()
+
+    def _render(self) -> None:
+        self.view.setHtml(markdown_render.render(self.answer).html)
+        bar = self.view.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        self.copy_btn.setEnabled(bool(self.answer))
+
+    def _finished(self, job_id: int, done: Done) -> None:
+        if not self._mine(job_id):
+            return
+        self.job = None
+        self._render_timer.stop()
+        self._render()
+        self.status.setText("Stopped." if done.finish_reason == "cancelled" else "")
+        self._update_buttons()
+        host = self.host
+        if host.conversation_id == self.conversation_id and host.streaming is None:
+            host.open_conversation(self.conversation_id)  # the window shows the same chat
+        self.answered.emit(self.answer)
+
+    def _failed(self, job_id: int, message: str) -> None:
+        if not self._mine(job_id):
+            return
+        self.job = None
+        self.status.setText(message)
+        self.status.setToolTip(message)
+        self._update_buttons()
+
+    # -- voice (the global hold-to-talk hotkey and `assistant ptt`) --------------------
+
+    def listen(self) -> None:
+        """Open and start listening; the answer follows the transcript."""
+        self.open()
+        if not self.host.ptt.press(self):
+            self.status.setText("Still transcribing the last recording…")
+            return
+        self.status.setText("Listening… let go of the hotkey to ask.")
+        self.meter.setValue(0)
+        self.meter.show()
+        self._meter_timer.start()
+
+    def stop_listening(self) -> None:
+        if self.host.ptt.owner is self and self.host.ptt.release():
+            self.status.setText("Transcribing…")
+        self._meter_timer.stop()
+        self.meter.hide()
+
+    @property
+    def listening(self) -> bool:
+        return self.host.ptt.owner is self and self.host.ptt.held
+
+    def _partial(self, text: str) -> None:
+        if self.listening and text:
+            self.input.setText(text)
+
+    def _heard(self, text: str, _latency: float, _duration: float) -> None:
+        if self.host.ptt.owner is not self:
+            return
+        self._meter_timer.stop()
+        self.meter.hide()
+        if not text:
+            self.status.setText("Nothing was heard. Hold the hotkey while you speak.")
+            return
+        self.input.setText(text)
+        self.ask(text)
+
+    def _voice_failed(self, message: str) -> None:
+        if self.host.ptt.owner is self:
+            self._meter_timer.stop()
+            self.meter.hide()
+            self.status.setText(message)
+            self.status.setToolTip(message)

@@ -1,0 +1,99 @@
+"""The system-tray icon: Open, Quick prompt, Push-to-talk, Settings, Quit.
+
+Its colour says what the assistant is doing (listening, answering). A click
+opens the quick prompt. Some desktops have no tray (GNOME without an
+extension); the app then says so once and runs without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from assistant.ui.icons import app_icon
+
+if TYPE_CHECKING:
+    from assistant.ui.desktop import Desktop
+
+log = logging.getLogger(__name__)
+
+NO_TRAY = (
+    "No system tray was found, so the assistant runs without a tray icon and closing "
+    "the window quits. Global hotkeys and `assistant quick` still work."
+)
+TOOLTIPS = {
+    "idle": "Assistant",
+    "listening": "Assistant — listening",
+    "answering": "Assistant — answering",
+}
+
+
+class Tray(QObject):
+    def __init__(self, desktop: Desktop) -> None:
+        super().__init__(desktop)
+        self.desktop = desktop
+        self.state = "idle"
+        self.icon = QSystemTrayIcon(app_icon(), self)
+        self.icon.setToolTip(TOOLTIPS["idle"])
+        self.menu = QMenu()
+        self.actions: dict[str, QAction] = {}
+        for key, label, slot in (
+            ("open", "Open", desktop.show_window),
+            ("quick", "Quick prompt", desktop.quick_prompt),
+            ("ptt", "Push-to-talk", desktop.toggle_talk),
+            ("settings", "Settings…", desktop.open_settings),
+            (None, None, None),
+            ("quit", "Quit", desktop.quit),
+        ):
+            if key is None:
+                self.menu.addSeparator()
+                continue
+            action = self.menu.addAction(label)
+            action.triggered.connect(slot)
+            self.actions[key] = action
+        self.actions["ptt"].setToolTip("Start listening; choose it again to stop and ask")
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+
+    @staticmethod
+    def available() -> bool:
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def show(self) -> None:
+        self.icon.show()
+        # The tray host embeds the icon asynchronously; log where it ended up.
+        QTimer.singleShot(1500, lambda: log.info("tray icon shown at %s", self._where()))
+
+    def _where(self) -> str:
+        g = self.icon.geometry()
+        return f"{g.x()},{g.y()} {g.width()}x{g.height()}"
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.MiddleClick,
+        ):
+            self.desktop.quick_prompt()
+        elif reason == QSystemTrayIcon.ActivationReason.DoubleClick:
+            self.desktop.show_window()
+
+    def set_state(self, state: str) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        self.icon.setIcon(app_icon(state))
+        self.icon.setToolTip(TOOLTIPS.get(state, TOOLTIPS["idle"]))
+        self.actions["ptt"].setText(
+            "Stop listening and ask" if state == "listening" else "Push-to-talk"
+        )
+
+    def notify(self, title: str, text: str) -> None:
+        if self.icon.isVisible() and self.icon.supportsMessages():
+            self.icon.showMessage(title, text, app_icon(), 8000)
+
+    def hide(self) -> None:
+        self.icon.hide()

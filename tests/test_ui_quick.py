@@ -1,0 +1,121 @@
+"""The quick prompt, offscreen, with the real starter model: it streams an answer,
+saves it as a conversation, copies it, hides on Esc and hands over to the window."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from assistant.core.paths import get_paths
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture
+def window(qtbot, assistant_home):
+    from assistant.ui.app import create_window
+
+    get_paths().ensure().settings_file.write_text(
+        json.dumps({"generation": {"max_tokens": 24, "temperature": 0, "seed": 1}})
+    )
+    w = create_window(None)
+    qtbot.addWidget(w)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def quick(qtbot, window):
+    from assistant.ui.quick_prompt import QuickPrompt
+
+    q = QuickPrompt(window)
+    qtbot.addWidget(q)
+    return q
+
+
+def wait_answer(qtbot, q, timeout=120):
+    deadline = time.time() + timeout
+    while (q.job is not None or not q.answer) and time.time() < deadline:
+        qtbot.wait(50)
+    assert q.job is None and q.answer, q.status.text()
+
+
+def test_quick_prompt_streams_saves_copies_hides_and_continues(qtbot, window, quick):
+    w, q = window, quick
+    assert not w.isVisible()
+    q.open()
+    assert q.isVisible()
+    qtbot.waitUntil(q.input.hasFocus, timeout=3000)
+    pieces = []
+    w.engine.worker.chunk.connect(lambda _j, t: pieces.append(t))  # runs on the engine thread
+    qtbot.keyClicks(q.input, "What is the capital of France?")
+    qtbot.keyClick(q.input, Qt.Key.Key_Return)
+    assert q.question.text() == "What is the capital of France?" and q.input.text() == ""
+    wait_answer(qtbot, q)
+    assert len(pieces) > 2, "the answer arrives as a stream"
+    assert "Paris" in q.answer
+    assert "Paris" in q.view.toPlainText()
+    assert not w.isVisible(), "the main window stays closed"
+
+    # Saved like any conversation.
+    thread = w.store.thread(q.conversation_id)
+    assert [m.role for m in thread] == ["user", "assistant"]
+    assert thread[0].content == "What is the capital of France?"
+    assert thread[1].content == q.answer
+
+    # Ctrl+C in the (empty) input copies the answer.
+    QGuiApplication.clipboard().setText("something else")
+    qtbot.keyClick(q.input, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text() == q.answer
+
+    # A follow-up continues the same conversation.
+    cid = q.conversation_id
+    q.ask("And of Italy?")
+    wait_answer(qtbot, q)
+    assert q.conversation_id == cid and len(w.store.thread(cid)) == 4
+
+    qtbot.keyClick(q.input, Qt.Key.Key_Escape)
+    assert not q.isVisible()
+
+    q.open()  # a new visit starts a new conversation at the next question
+    q.continue_btn.click()  # ...but "Continue" still opens the last one
+    assert w.isVisible() and not q.isVisible()
+    assert w.conversation_id == cid
+    shown = [m.text for m in w.chat.messages()]
+    assert shown[0] == "What is the capital of France?" and len(shown) == 4
+
+
+def test_quick_prompt_and_window_answers_do_not_mix(qtbot, window, quick):
+    w, q = window, quick
+    w.show()
+    qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
+    w.submit("Name a fruit.")
+    q.open("Name a color.")  # queued behind the window's answer
+    wait_answer(qtbot, q)
+    qtbot.waitUntil(lambda: w.streaming is None, timeout=60_000)
+    window_answer = w.store.thread(w.conversation_id)[-1].content
+    quick_answer = w.store.thread(q.conversation_id)[-1].content
+    assert w.conversation_id != q.conversation_id
+    assert quick_answer == q.answer
+    assert w.chat.messages()[-1].text == window_answer
+    assert q.answer not in window_answer and window_answer not in q.answer
+
+
+def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
+    from assistant.ui.quick_prompt import with_context
+
+    q = quick
+    QGuiApplication.clipboard().setText("def add(a, b): return a + b")
+    q.open()
+    assert q.context_box.isVisible() and not q.context_box.isChecked()
+    assert "def add(a, b)" in q.context_box.text()
+    q.context_box.setChecked(True)
+    q.ask("Explain this code.")
+    wait_answer(qtbot, q)
+    question = q.host.store.thread(q.conversation_id)[0].content
+    assert question.startswith("Explain this code.") and "def add(a, b): return a + b" in question
+    assert len(with_context("q", "x" * 20_000)) < 8_100  # a huge selection is cut
