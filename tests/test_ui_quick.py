@@ -119,3 +119,29 @@ def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
     question = q.host.store.thread(q.conversation_id)[0].content
     assert question.startswith("Explain this code.") and "def add(a, b): return a + b" in question
     assert len(with_context("q", "x" * 20_000)) < 8_100  # a huge selection is cut
+
+
+def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from assistant.ui.desktop import Desktop
+    from assistant.ui.single_instance import InstanceServer
+    from assistant.ui.tray import NO_TRAY
+
+    app = QApplication.instance()
+    server = InstanceServer(tmp_path / "instance.sock")
+    assert server.claim() is None and server.listening
+    desktop = Desktop(app, window, server)
+    try:
+        assert desktop.tray is None and desktop.problems == [NO_TRAY]  # offscreen: no tray
+        assert window.statusBar().currentMessage().startswith("No system tray was found")
+        assert app.quitOnLastWindowClosed() and not window.keep_running()
+        desktop.handle({"cmd": "quick", "text": ""})
+        assert desktop.quick.isVisible()
+        desktop.handle({"cmd": "show"})
+        assert window.isVisible()
+        desktop.handle({"cmd": "no such command"})  # logged, ignored
+    finally:
+        desktop.close()
+        desktop.quick.close()
+    assert not server.listening

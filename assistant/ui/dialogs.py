@@ -23,6 +23,16 @@ from PySide6.QtWidgets import (
 from assistant.core.settings import SAMPLING_FALLBACK, Persona, Settings
 
 
+def _microphones() -> list[str]:
+    from assistant.core.audio_capture import input_devices
+    from assistant.core.errors import AssistantError
+
+    try:
+        return input_devices()
+    except (AssistantError, OSError, RuntimeError):
+        return []  # no PortAudio or no sound server: only "System default"
+
+
 class SettingsDialog(QDialog):
     """Model and generation parameters; returns a new validated Settings."""
 
@@ -80,6 +90,27 @@ class SettingsDialog(QDialog):
         )
         for box in (self.mem_enabled, self.mem_extract, self.mem_auto, self.mem_convs):
             form.addRow("Memory" if box is self.mem_enabled else "", box)
+        voice = settings.voice
+        self.mic = QComboBox()
+        self.mic.setAccessibleName("Microphone")
+        self.mic.addItem("System default", None)
+        for name in _microphones():
+            self.mic.addItem(name, name)
+        if voice.input_device and self.mic.findData(voice.input_device) < 0:
+            self.mic.addItem(f"{voice.input_device} (not found now)", voice.input_device)
+        self.mic.setCurrentIndex(max(0, self.mic.findData(voice.input_device)))
+        form.addRow("Microphone", self.mic)
+        self.send_on_release = self._check("Send what I said at once", voice.send_on_release)
+        form.addRow("", self.send_on_release)
+        desk = settings.desktop
+        self.close_to_tray = self._check(
+            "Closing the window keeps it in the tray", desk.close_to_tray
+        )
+        form.addRow("Desktop", self.close_to_tray)
+        self.quick_key = self._hotkey(desk.quick_prompt_hotkey, "Quick prompt hotkey")
+        form.addRow("Quick prompt hotkey", self.quick_key)
+        self.ptt_key = self._hotkey(desk.push_to_talk_hotkey, "Hold-to-talk hotkey")
+        form.addRow("Hold-to-talk hotkey", self.ptt_key)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -100,6 +131,13 @@ class SettingsDialog(QDialog):
         w.setSingleStep(step)
         w.setValue(value)
         w.setAccessibleName(name)
+        return w
+
+    def _hotkey(self, value: str | None, name: str) -> QLineEdit:
+        w = QLineEdit(value or "")
+        w.setPlaceholderText("none (e.g. Ctrl+Alt+Space)")
+        w.setAccessibleName(name)
+        w.setToolTip("Works in every program. Empty turns it off.")
         return w
 
     def _check(self, text: str, on: bool) -> QCheckBox:
@@ -150,6 +188,14 @@ class SettingsDialog(QDialog):
             extract=self.mem_extract.isChecked(),
             auto_accept=self.mem_auto.isChecked(),
             recall_conversations=self.mem_convs.isChecked(),
+        )
+        data["voice"].update(
+            input_device=self.mic.currentData(), send_on_release=self.send_on_release.isChecked()
+        )
+        data["desktop"].update(
+            close_to_tray=self.close_to_tray.isChecked(),
+            quick_prompt_hotkey=self.quick_key.text().strip() or None,
+            push_to_talk_hotkey=self.ptt_key.text().strip() or None,
         )
         try:
             self.result_settings = Settings.model_validate(data)
