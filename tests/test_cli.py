@@ -127,3 +127,18 @@ def test_doctor_fails_when_the_configured_model_is_missing(tmp_path):
     checks = {c["what"]: c for c in json.loads(r.stdout)}
     assert checks["chat model"]["status"] == "fail"
     assert "not found" in checks["chat model"]["detail"]
+
+
+def test_doctor_checks_the_speech_model_folder(tmp_path):
+    r = run_cli("doctor", "--json")
+    checks = {c["what"]: c for c in json.loads(r.stdout)}
+    assert (
+        checks["speech model"]["status"] == "ok" and "tiny.en" in checks["speech model"]["detail"]
+    )
+    (tmp_path / "notwhisper").mkdir()
+    run_cli("settings", "set", "voice.model", str(tmp_path / "notwhisper"))
+    r = run_cli("doctor", "--json")
+    assert r.returncode == 1
+    checks = {c["what"]: c for c in json.loads(r.stdout)}
+    assert checks["speech model"]["status"] == "fail"
+    assert "not a CTranslate2 Whisper model" in checks["speech model"]["detail"]

@@ -38,3 +38,28 @@ def test_a_saved_microphone_that_is_gone_stays_selected(qtbot):
     dlg = SettingsDialog(s)
     qtbot.addWidget(dlg)
     assert dlg.mic.currentData() == "USB headset" and "not found now" in dlg.mic.currentText()
+
+
+def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistant_home):
+    import time
+
+    from assistant.ui.app import create_window
+    from tests.conftest import run_cli
+
+    w = create_window(None)
+    qtbot.addWidget(w)
+    try:
+        changed: list = []
+        w.settings_changed.connect(changed.append)
+        r = run_cli("settings", "set", "voice.send_on_release", "true")
+        assert r.returncode == 0, r.stderr
+        deadline = time.time() + 10
+        while not w.settings.voice.send_on_release and time.time() < deadline:
+            qtbot.wait(50)
+        assert w.settings.voice.send_on_release and changed
+        # A broken file on disk: said once, the window keeps what it has.
+        w.paths.settings_file.write_text("{ not json")
+        qtbot.waitUntil(lambda: "not valid JSON" in w.statusBar().currentMessage(), timeout=10_000)
+        assert w.settings.voice.send_on_release
+    finally:
+        w.close()

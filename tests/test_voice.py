@@ -58,8 +58,15 @@ def test_cli_transcribe_json_and_bad_files(tmp_path):
     assert out["segments"][0]["end"] > out["segments"][0]["start"] >= 0
     (tmp_path / "noise.wav").write_text("not audio")
     r = run_cli("transcribe", str(tmp_path / "noise.wav"))
-    assert r.returncode == 1 and "Cannot read noise.wav as audio" in r.stderr
+    assert r.returncode == 1 and "Cannot read noise.wav: it is not audio" in r.stderr
     assert "Traceback" not in r.stderr
+    r = run_cli("transcribe", str(tmp_path / "missing.wav"))
+    assert r.returncode == 1 and "missing.wav does not exist" in r.stderr
+    r = run_cli("transcribe", str(wav), env={"ASSISTANT_HOME": str(tmp_path / "fr")})
+    assert r.returncode == 0  # the default language
+    run_cli("settings", "set", "voice.language", "fr", env={"ASSISTANT_HOME": str(tmp_path / "fr")})
+    r = run_cli("transcribe", str(wav), env={"ASSISTANT_HOME": str(tmp_path / "fr")})
+    assert r.returncode == 1 and "understands English only" in r.stderr, r.stderr
 
 
 def test_a_folder_that_is_not_a_whisper_model(tmp_path):
@@ -67,8 +74,18 @@ def test_a_folder_that_is_not_a_whisper_model(tmp_path):
     t = Transcriber(VoiceSettings(model=str(tmp_path / "junk")))
     with pytest.raises(ModelError, match="not a CTranslate2 Whisper model"):
         t.transcribe(np.zeros(16000, np.float32))
-    with pytest.raises(AssistantError, match="not a file"):
+    with pytest.raises(AssistantError, match="does not exist"):
         read_audio(tmp_path / "missing.wav")
+    with pytest.raises(AssistantError, match="is not a file"):
+        read_audio(tmp_path / "junk")
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "model.bin").write_bytes(b"\x00" * 64)
+    (tmp_path / "fake" / "config.json").write_text("{}")
+    with pytest.raises(ModelError) as e:
+        Transcriber(VoiceSettings(model=str(tmp_path / "fake"))).load()
+    assert str(e.value).startswith("Cannot load the speech model fake (") and "\n" not in str(
+        e.value
+    )
 
 
 # -- capture through a real sound server ------------------------------------------
@@ -107,7 +124,7 @@ def test_recording_is_capped_and_a_missing_device_is_one_clear_error(sound_serve
     audio = rec.stop()
     rec.disarm()
     assert len(audio) <= 8000 and rec.truncated
-    with pytest.raises(VoiceError, match="Cannot open the microphone"):
+    with pytest.raises(VoiceError, match=r"No microphone matches voice\.input_device"):
         Recorder(device="no such microphone").arm()
 
 

@@ -128,6 +128,35 @@ def _portaudio() -> Check:
     return ("ok", "PortAudio", "found")
 
 
+def _speech_model() -> Check:
+    """voice.model names a real CTranslate2 Whisper folder (without loading it)."""
+    from assistant.core.transcriber import Transcriber
+
+    try:
+        t = Transcriber(load_settings().voice)
+        folder = t._folder()
+    except AssistantError as e:
+        return ("fail", "speech model", str(e))
+    return ("ok", "speech model", f"{t.name}: {folder}")
+
+
+def _microphone() -> Check:
+    from assistant.core.audio_capture import input_devices
+
+    try:
+        names = input_devices()
+        wanted = load_settings().voice.input_device
+    except AssistantError as e:
+        return ("warn", "microphone", str(e))
+    if not names:
+        return ("warn", "microphone", "none found; voice input needs one (and a sound server)")
+    if wanted and wanted not in names and not (wanted.isdigit() and int(wanted) < len(names)):
+        have = ", ".join(names)
+        return ("warn", "microphone", f"voice.input_device '{wanted}' not found; have: {have}")
+    detail = f"{wanted or 'system default'} ({len(names)} found: `assistant listen --devices`)"
+    return ("ok", "microphone", detail)
+
+
 CHECKS: list[Callable[[], Check]] = [
     *(_starter(m) for m in starter.ALL),
     _llama,
@@ -138,6 +167,8 @@ CHECKS: list[Callable[[], Check]] = [
     _memory,
     _data_dir,
     _portaudio,
+    _speech_model,
+    _microphone,
 ]
 
 

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--seconds", type=float, help="stop after this long (default: at Enter)")
     li.add_argument("--ask", action="store_true", help="send the transcript to the assistant")
     li.add_argument("--json", action="store_true", help="transcript and timings as JSON")
+    li.add_argument(
+        "--devices", action="store_true", help="list the microphones (for voice.input_device)"
+    )
     li.set_defaults(func=cmd_listen)
 
 
@@ -52,6 +55,8 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
     settings = common.settings()
     voice = settings.voice
+    if args.devices:
+        return _list_devices(voice.input_device)
     transcriber = Transcriber(voice)
     transcriber.load()  # before the microphone opens: speaking starts at once after
     recorder = Recorder(voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds)
@@ -86,4 +91,21 @@ def cmd_listen(args: argparse.Namespace) -> int:
             question=[text], json=args.json, model=None, system=None, no_save=False, docs=False
         )
         return cmd_ask(ask)
+    return 0
+
+
+def _list_devices(current: str | None) -> int:
+    from assistant.core.audio_capture import input_devices
+
+    names = input_devices()
+    if not names:
+        print("No microphones found. Check that one is connected and the sound server runs.")
+        return 1
+    for i, name in enumerate(names):
+        mark = "*" if current in (name, str(i)) else " "
+        print(f"{mark} {name}")
+    print(
+        '\nSet one with `assistant settings set voice.input_device "NAME"`'
+        + ("" if current else " (now: the system default)")
+    )
     return 0

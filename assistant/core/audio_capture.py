@@ -10,10 +10,13 @@ sounddevice (PortAudio) is imported on first use; every failure becomes a
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
+import os
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -37,9 +40,29 @@ def _reason(e: Exception) -> str:
     return text or type(e).__name__
 
 
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence C libraries writing to fd 2 (ALSA and PortAudio print dozens of
+    lines when a device or the sound server is missing); our own message says it."""
+    try:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _sounddevice() -> Any:
     try:
-        import sounddevice as sd
+        with quiet_stderr():
+            import sounddevice as sd
     except OSError as e:  # the Python package is there, the PortAudio library is not
         raise VoiceError(
             "PortAudio, the audio library voice input needs, is not installed.",
@@ -50,7 +73,8 @@ def _sounddevice() -> Any:
 
 def input_devices() -> list[str]:
     sd = _sounddevice()
-    return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
+    with quiet_stderr():
+        return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
 
 
 class Recorder:
@@ -85,26 +109,38 @@ class Recorder:
             self.disarm()  # the device went away (unplugged, sound server stopped): reopen
         sd = _sounddevice()
         try:
-            if not any(d["max_input_channels"] > 0 for d in sd.query_devices()):
-                raise VoiceError(
-                    "No microphone found.", "Connect one, or check the sound settings."
+            with quiet_stderr():
+                has_input = any(d["max_input_channels"] > 0 for d in sd.query_devices())
+                if not has_input:
+                    raise VoiceError(
+                        "No microphone found.",
+                        "Connect one, and check that the sound server (PulseAudio or "
+                        "PipeWire) is running.",
+                    )
+                stream = sd.InputStream(
+                    samplerate=self.samplerate,
+                    channels=1,
+                    dtype="float32",
+                    blocksize=BLOCK,
+                    device=self.device,
+                    callback=self._callback,
                 )
-            stream = sd.InputStream(
-                samplerate=self.samplerate,
-                channels=1,
-                dtype="float32",
-                blocksize=BLOCK,
-                device=self.device,
-                callback=self._callback,
-            )
-            stream.start()
+                stream.start()
         except VoiceError:
             raise
-        except (sd.PortAudioError, ValueError) as e:
+        except ValueError as e:  # sounddevice: no device, or several, by that name
+            several = "multiple" in str(e).lower()
+            raise VoiceError(
+                f"{'Several microphones match' if several else 'No microphone matches'} "
+                f"voice.input_device '{self.device}'.",
+                "Pick one in Settings, or see `assistant listen --devices`; "
+                "empty uses the system default.",
+            ) from e
+        except sd.PortAudioError as e:
             raise VoiceError(
                 f"Cannot open the microphone ({_reason(e)}).",
-                "It may be in use by another program, or access was refused; "
-                "check voice.input_device and the system's privacy settings.",
+                "Check that it is connected, not in use by another program, and that the "
+                "sound server is running; on macOS and Windows allow microphone access.",
             ) from e
         self._stream = stream
         log.info("microphone armed (%s)", self.device or "default")

@@ -129,6 +129,23 @@ class VoiceSettings(_Section):
     pre_roll_ms: int = Field(400, ge=0, le=2000, description="audio kept from before the key press")
     max_seconds: int = Field(120, ge=1, le=3600, description="longest recording")
     send_on_release: bool = Field(False, description="send the transcript at once")
+    keep_microphone_open: bool = Field(
+        True,
+        description="open the microphone once the speech model is ready, so the first press "
+        "keeps its first words; off = opened at each press",
+    )
+
+    @field_validator("input_device", mode="before")
+    @classmethod
+    def _device(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return str(v)  # an index, as `settings set voice.input_device 3` gives it
+        return v
+
+    @field_validator("model", "language", "input_device")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v.strip() or None if isinstance(v, str) else v
 
 
 class DesktopSettings(_Section):
@@ -244,15 +261,15 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     if key == "schema_version":
         raise SettingsError("'schema_version' is managed by the assistant.", "Leave it as it is.")
     old = node[parts[-1]]
+    if value == "":  # "" clears an optional value, like null
+        with contextlib.suppress(SettingsError):
+            return set_value(settings, key, None)
     if isinstance(old, list) and isinstance(value, str):
-        value = [value]  # `settings set generation.stop END`
+        value = [value] if value else []  # `settings set generation.stop END`
     node[parts[-1]] = value
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
-        if value == "":  # "" clears an optional value, like null
-            with contextlib.suppress(SettingsError):
-                return set_value(settings, key, None)
         first = e.errors()[0]
         raise SettingsError(
             f"Invalid value {json.dumps(value)} for '{key}': {first['msg']}.",

@@ -104,11 +104,13 @@ class Transcriber:
                         cpu_threads=default_threads(),
                     )
                 except (RuntimeError, ValueError, OSError) as e:
+                    reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    reason = reason if len(reason) <= 120 else reason[:117] + "…"
                     raise ModelError(
-                        f"Cannot load the speech model {folder.name}: {e}.",
+                        f"Cannot load the speech model {self.name} ({reason.rstrip('.')}).",
                         "Check voice.model, or leave it empty for the bundled one.",
                     ) from e
-                log.info("speech model %s loaded (%s, %s)", folder.name, device, compute)
+                log.info("speech model %s loaded (%s, %s)", self.name, device, compute)
             return self._model
 
     def _device(self) -> tuple[str, str]:
@@ -131,10 +133,20 @@ class Transcriber:
         if not isinstance(audio, np.ndarray):
             audio = read_audio(Path(audio))
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+        language = self.settings.language or None
+        if not model.model.is_multilingual:
+            if language not in (None, "en"):
+                raise ModelError(
+                    f"The speech model {self.name} understands English only, "
+                    f"but the language is set to '{language}'.",
+                    "Set voice.model to a multilingual faster-whisper model folder "
+                    "(e.g. faster-whisper-small), or voice.language to en.",
+                )
+            language = "en"
         t0 = time.perf_counter()
         segments, info = model.transcribe(
             audio,
-            language=self.settings.language or None,
+            language=language,
             beam_size=1,  # greedy: the latency matters more than the last percent
             vad_filter=len(audio) > SAMPLE_RATE,  # trim silence (faster-whisper's Silero VAD)
             condition_on_previous_text=False,
@@ -147,6 +159,8 @@ class Transcriber:
 
 
 def read_audio(path: Path) -> np.ndarray:
+    if not path.exists():
+        raise AssistantError(f"{path} does not exist.", "Give the path of an audio file.")
     if not path.is_file():
         raise AssistantError(f"{path} is not a file.", "Give the path of an audio file.")
     from faster_whisper import decode_audio
@@ -154,7 +168,8 @@ def read_audio(path: Path) -> np.ndarray:
     try:
         return np.asarray(decode_audio(str(path), sampling_rate=SAMPLE_RATE), dtype=np.float32)
     except Exception as e:  # PyAV raises its own error types for every bad file
+        log.debug("decoding %s failed", path, exc_info=True)
         raise AssistantError(
-            f"Cannot read {path.name} as audio ({type(e).__name__}).",
+            f"Cannot read {path.name}: it is not audio this app can decode.",
             "Use a WAV, MP3, FLAC, OGG or M4A file.",
         ) from e

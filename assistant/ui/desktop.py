@@ -148,7 +148,8 @@ class Desktop(QObject):
 
     def _ptt_state(self, state: str) -> None:
         if self.tray is not None:
-            self.tray.set_state("listening" if state == "listening" else "idle")
+            listening = state in ("listening", "loading", "recording")
+            self.tray.set_state("listening" if listening else "idle")
 
     def _answering(self, _job: int, _conversation: int) -> None:
         if self.tray is not None:

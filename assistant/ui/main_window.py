@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
     def submit(self, text: str) -> None:
         if not text or self.streaming is not None:
             return
+        self.hide_banner("voice")  # the user moved on
         if self.editing_id is not None:
             self._send_edit(text)
             return

@@ -33,7 +33,9 @@ class PushToTalk(QObject):
     partial = Signal(str)
     final = Signal(str, float, float)  # text, seconds from release to text, seconds of audio
     failed = Signal(str)  # a one-line reason; the press is over
-    state = Signal(str)  # "listening", "transcribing", "idle": for the tray icon
+    # "listening" (pressed), "loading" (the speech model, first press only),
+    # "recording" (the microphone runs), "transcribing", "idle"
+    state = Signal(str)
 
     def __init__(self, voice_settings: Callable[[], VoiceSettings], parent: QObject | None = None):
         super().__init__(parent)
@@ -50,6 +52,7 @@ class PushToTalk(QObject):
         self._recorder: Any = None
         self._recorder_settings: tuple = ()
         self._dictation: Any = None
+        self._close_after = False
 
     @property
     def level(self) -> float:
@@ -71,9 +74,34 @@ class PushToTalk(QObject):
 
     def _preload(self) -> None:
         try:
-            self._load_transcriber()
+            transcriber = self._load_transcriber()
+            # The first pass pays one-time costs (the VAD model, CTranslate2's first
+            # run): pay them now, not while the user holds the key.
+            import numpy as np
+
+            transcriber.transcribe(np.zeros(8000, np.float32))
+            noise = np.random.default_rng(0).normal(0, 0.003, 24000).astype(np.float32)
+            transcriber.transcribe(noise)
+            if self._settings().keep_microphone_open:
+                # A freshly opened input stream can take a second or two to deliver
+                # (PulseAudio); opened now, the first press keeps its first words.
+                self._recorder_for(self._settings()).arm()
         except Exception as e:  # reported again, in full, when the user presses the key
-            log.info("speech model not preloaded: %s", e)
+            log.info("push-to-talk not preloaded: %s", e)
+
+    def _recorder_for(self, voice: VoiceSettings) -> Any:
+        from assistant.core.audio_capture import Recorder
+
+        with self._load_lock:
+            wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
+            if self._recorder is None or self._recorder_settings != wanted:
+                if self._recorder is not None:
+                    self._recorder.disarm()  # another microphone was picked in settings
+                self._recorder = Recorder(
+                    voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
+                )
+                self._recorder_settings = wanted
+            return self._recorder
 
     def _load_transcriber(self) -> Any:
         from assistant.core.transcriber import Transcriber
@@ -103,22 +131,19 @@ class PushToTalk(QObject):
         return True
 
     def _start(self) -> None:
-        from assistant.core.audio_capture import Recorder
         from assistant.core.dictation import Dictation
 
         voice = self._settings()
         try:
+            if not self.model_loaded:
+                self.state.emit("loading")
             transcriber = self._load_transcriber()
-            wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
-            if self._recorder is None or self._recorder_settings != wanted:
-                if self._recorder is not None:
-                    self._recorder.disarm()  # another microphone was picked in settings
-                self._recorder = Recorder(
-                    voice.input_device, voice.pre_roll_ms / 1000, voice.max_seconds
-                )
-                self._recorder_settings = wanted
-            self._dictation = Dictation(transcriber, self._recorder, self.partial.emit)
+            recorder = self._recorder_for(voice)
+            self._dictation = Dictation(transcriber, recorder, self.partial.emit)
             self._dictation.press()
+            self.state.emit("recording")
+            if not voice.keep_microphone_open:
+                self._close_after = True
         except AssistantError as e:
             self._fail(str(e))
         except Exception as e:  # never let voice take the app down
@@ -161,6 +186,9 @@ class PushToTalk(QObject):
                 self._fail(SILENT_MIC)
                 return
             dictation.finish()
+            if self._close_after and rec is not None:
+                rec.disarm()  # voice.keep_microphone_open is off
+            self._close_after = False
             self.idle.set()
             self.state.emit("idle")
             self.final.emit(t.text, result.release_to_text_s, t.duration)

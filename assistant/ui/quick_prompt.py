@@ -145,6 +145,7 @@ class QuickPrompt(QWidget):
         host.ptt.partial.connect(self._partial)
         host.ptt.final.connect(self._heard)
         host.ptt.failed.connect(self._voice_failed)
+        host.ptt.state.connect(self._voice_state)
 
     # -- showing -----------------------------------------------------------------
 
@@ -310,7 +311,7 @@ class QuickPrompt(QWidget):
         if not self.host.ptt.press(self):
             self.status.setText("Still transcribing the last recording…")
             return
-        self.status.setText("Listening… let go of the hotkey to ask.")
+        self.status.setText("Opening the microphone…")
         self.meter.setValue(0)
         self.meter.show()
         self._meter_timer.start()
@@ -324,6 +325,14 @@ class QuickPrompt(QWidget):
     @property
     def listening(self) -> bool:
         return self.host.ptt.owner is self and self.host.ptt.held
+
+    def _voice_state(self, state: str) -> None:
+        if not self.listening:
+            return
+        if state == "loading":
+            self.status.setText("Loading the speech model (first use)… keep holding.")
+        elif state == "recording":
+            self.status.setText("Listening… let go of the hotkey (or run `assistant ptt` again).")
 
     def _partial(self, text: str) -> None:
         if self.listening and text:

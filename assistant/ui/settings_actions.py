@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QFileSystemWatcher, QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from assistant.core import starter
 from assistant.core.errors import AssistantError
 from assistant.core.models import gguf_files
-from assistant.core.settings import Settings, save_settings
+from assistant.core.settings import Settings, load_settings, save_settings
 from assistant.ui.dialogs import PersonaDialog, SettingsDialog
 
 if TYPE_CHECKING:
@@ -20,9 +21,43 @@ if TYPE_CHECKING:
 class SettingsActions:
     def __init__(self, window: MainWindow) -> None:
         self.w = window
+        # `assistant settings set …` while the window runs: pick the change up, so the
+        # window neither ignores it nor writes the old value back on its next save.
+        window.paths.config_dir.mkdir(parents=True, exist_ok=True)
+        self._watcher = QFileSystemWatcher([str(window.paths.config_dir)], window)
+        self._reload = QTimer(window)
+        self._reload.setSingleShot(True)
+        self._reload.setInterval(300)  # one reload for an atomic replace's several events
+        self._watcher.directoryChanged.connect(lambda _path: self._reload.start())
+        self._watcher.fileChanged.connect(lambda _path: self._reload.start())  # edited in place
+        self._reload.timeout.connect(self.reload_from_disk)
+        self._watch_file()
+
+    def _watch_file(self) -> None:
+        f = str(self.w.paths.settings_file)
+        if self.w.paths.settings_file.exists() and f not in self._watcher.files():
+            self._watcher.addPath(f)  # again after each atomic replace (a new inode)
+
+    def reload_from_disk(self) -> None:
+        w = self.w
+        self._watch_file()
+        try:
+            new = load_settings(w.paths)
+        except AssistantError as e:
+            w.statusBar().showMessage(f"{e} Keeping the current settings.", 15000)
+            return
+        if new == w.settings:
+            return
+        reload_model = new.model != w.settings.model
+        self._apply(new)
+        w.hide_banner("settings")  # a file that was broken at start is fixed now
+        if reload_model:
+            self.reload_model(new)
+        w.statusBar().showMessage("Settings changed on disk: applied.", 5000)
 
     def open_settings(self) -> None:
         w = self.w
+        self.reload_from_disk()  # edit what is on disk, not an older copy
         dlg = SettingsDialog(w.settings, w.model_info.get("recommended", {}), w)
         if not dlg.exec() or dlg.result_settings is None:
             return
@@ -76,6 +111,7 @@ class SettingsActions:
         return w.store.get_conversation(w.conversation_id).system_prompt or ""
 
     def edit_persona(self) -> None:
+        self.reload_from_disk()
         w = self.w
         dlg = PersonaDialog(self.conversation_prompt(), w.settings, w)
         if not dlg.exec():
@@ -100,6 +136,10 @@ class SettingsActions:
         except (OSError, AssistantError) as e:
             w.statusBar().showMessage(f"Could not save settings: {e}", 10000)
             return
+        self._apply(new)
+
+    def _apply(self, new: Settings) -> None:
+        w = self.w
         w.settings = new
         w.engine.request_settings.emit(new)
         w.settings_changed.emit(new)

@@ -49,6 +49,7 @@ class VoiceInput(QObject):
         ptt.partial.connect(self._show_partial)
         ptt.final.connect(self._got_final)
         ptt.failed.connect(self._show_failure)
+        ptt.state.connect(self._show_state)
         self._held = False
         # Holding a key makes X11 repeat release+press pairs; a release only counts
         # when no press follows within this time.
@@ -95,7 +96,7 @@ class VoiceInput(QObject):
         self.w.hide_banner("voice")
         self._held = True
         self.button.setDown(True)  # same text and size: the mouse stays on the button
-        self.w.statusBar().showMessage("Listening… let go to finish.")
+        self.w.statusBar().showMessage("Opening the microphone…")
         self.meter.setValue(0)
         self.meter.show()
         self._meter_timer.start()
@@ -115,6 +116,14 @@ class VoiceInput(QObject):
 
     def _show_level(self) -> None:
         self.meter.setValue(min(100, int(self.ptt.level * 400)))  # speech RMS ~0.05-0.25
+
+    def _show_state(self, state: str) -> None:
+        if not self._held or self.ptt.owner is not self:
+            return
+        if state == "loading":
+            self.w.statusBar().showMessage("Loading the speech model (first use)… keep holding.")
+        elif state == "recording":
+            self.w.statusBar().showMessage("Listening… let go to finish.")
 
     def _show_partial(self, text: str) -> None:
         if self._held and text and self.ptt.owner is self:
