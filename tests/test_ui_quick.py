@@ -78,15 +78,20 @@ def test_quick_prompt_streams_saves_copies_hides_and_continues(qtbot, window, qu
     wait_answer(qtbot, q)
     assert q.conversation_id == cid and len(w.store.thread(cid)) == 4
 
-    qtbot.keyClick(q.input, Qt.Key.Key_Escape)
-    assert not q.isVisible()
-
-    q.open()  # a new visit starts a new conversation at the next question
-    q.continue_btn.click()  # ...but "Continue" still opens the last one
+    q.continue_btn.click()  # "Continue in window" opens it there
     assert w.isVisible() and not q.isVisible()
     assert w.conversation_id == cid
     shown = [m.text for m in w.chat.messages()]
     assert shown[0] == "What is the capital of France?" and len(shown) == 4
+
+    q.open()
+    qtbot.keyClick(q.input, Qt.Key.Key_Escape)
+    assert not q.isVisible()
+    q.open()  # a new visit starts clean; its first question starts a new conversation
+    assert q.answer == "" and not q.question.isVisible() and not q.continue_btn.isEnabled()
+    q.ask("Name a fruit.")
+    wait_answer(qtbot, q)
+    assert q.conversation_id != cid
 
 
 def test_quick_prompt_and_window_answers_do_not_mix(qtbot, window, quick):
@@ -134,10 +139,11 @@ def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, t
     desktop = Desktop(app, window, server)
     try:
         assert desktop.tray is None and desktop.problems == [NO_TRAY]  # offscreen: no tray
-        assert window.statusBar().currentMessage().startswith("No system tray was found")
+        assert window.statusBar().currentMessage() == NO_TRAY
         assert app.quitOnLastWindowClosed() and not window.keep_running()
         desktop.handle({"cmd": "quick", "text": ""})
         assert desktop.quick.isVisible()
+        assert "keeps running for your shortcut; Ctrl+Q quits it" in desktop.quick.status.text()
         desktop.handle({"cmd": "show"})
         assert window.isVisible()
         desktop.handle({"cmd": "no such command"})  # logged, ignored

@@ -17,7 +17,10 @@ def test_hotkeys_and_microphone_in_the_settings_dialog(qtbot):
     dlg.quick_key.setText("Ctrl+Hyper+Q")
     dlg._accept()
     assert dlg.result_settings is None
-    assert "quick_prompt_hotkey" in dlg.error.text() and "Hyper" in dlg.error.text()
+    assert dlg.error.text().startswith("Quick prompt hotkey: 'Hyper' is not a modifier")
+    dlg.quick_key.setText("Ctrl+Alt+V")  # the push-to-talk key
+    dlg._accept()
+    assert dlg.result_settings is None and "both Ctrl+Alt+V" in dlg.error.text()
 
     dlg.quick_key.setText("alt + shift + q")
     dlg.ptt_key.setText("")

@@ -71,8 +71,32 @@ def _sounddevice() -> Any:
     return sd
 
 
+_open_lock = threading.Lock()
+_open_streams = 0  # PortAudio may only be restarted while none is open
+
+
+def _rescan(sd: Any) -> None:
+    """PortAudio lists devices once, when it starts: restart it (when no stream is
+    open) so a microphone plugged in, or a sound server started, since is seen."""
+    with _open_lock:
+        if _open_streams == 0:
+            try:
+                with quiet_stderr():
+                    sd._terminate()
+                    sd._initialize()
+            except Exception:  # keep the old list; opening will say what is wrong
+                log.debug("restarting PortAudio failed", exc_info=True)
+
+
+def _count_stream(delta: int) -> None:
+    global _open_streams
+    with _open_lock:
+        _open_streams += delta
+
+
 def input_devices() -> list[str]:
     sd = _sounddevice()
+    _rescan(sd)
     with quiet_stderr():
         return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
 
@@ -108,6 +132,7 @@ class Recorder:
                 return
             self.disarm()  # the device went away (unplugged, sound server stopped): reopen
         sd = _sounddevice()
+        _rescan(sd)
         try:
             with quiet_stderr():
                 has_input = any(d["max_input_channels"] > 0 for d in sd.query_devices())
@@ -143,6 +168,7 @@ class Recorder:
                 "sound server is running; on macOS and Windows allow microphone access.",
             ) from e
         self._stream = stream
+        _count_stream(+1)
         log.info("microphone armed (%s)", self.device or "default")
 
     def disarm(self) -> None:
@@ -150,6 +176,7 @@ class Recorder:
         if stream is not None:
             stream.stop()
             stream.close()
+            _count_stream(-1)
         with self._lock:
             self._pre.clear()
 

@@ -11,7 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from assistant.core.errors import SettingsError
 from assistant.core.hotkey_spec import parse_hotkey
@@ -166,6 +173,14 @@ class DesktopSettings(_Section):
             return None
         return str(parse_hotkey(v))  # ValueError -> one clear settings message
 
+    @model_validator(mode="after")
+    def _distinct(self) -> DesktopSettings:
+        if self.quick_prompt_hotkey and self.quick_prompt_hotkey == self.push_to_talk_hotkey:
+            raise ValueError(
+                f"the quick prompt and push-to-talk hotkeys are both {self.quick_prompt_hotkey}"
+            )
+        return self
+
 
 class Settings(_Section):
     schema_version: int = SCHEMA_VERSION
@@ -177,6 +192,10 @@ class Settings(_Section):
     desktop: DesktopSettings = Field(default_factory=DesktopSettings)
 
 
+def _msg(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _describe(err: ValidationError, path: Path) -> str:
     first = err.errors()[0]
     key = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -184,7 +203,7 @@ def _describe(err: ValidationError, path: Path) -> str:
         return f"Unknown setting '{key}' in {path}."
     got = first.get("input")
     shown = json.dumps(got) if isinstance(got, str | int | float | bool | None) else "…"
-    return f"Invalid setting '{key}' = {shown} in {path}: {first['msg']}."
+    return f"Invalid setting '{key}' = {shown} in {path}: {_msg(first)}."
 
 
 def _hint(path: Path) -> str:
@@ -272,6 +291,6 @@ def set_value(settings: Settings, key: str, value: Any) -> Settings:
     except ValidationError as e:
         first = e.errors()[0]
         raise SettingsError(
-            f"Invalid value {json.dumps(value)} for '{key}': {first['msg']}.",
+            f"Invalid value {json.dumps(value)} for '{key}': {_msg(first)}.",
             "See `assistant settings show` for the current values.",
         ) from e

@@ -36,6 +36,8 @@ class Desktop(QObject):
         self.hotkeys.pressed.connect(self._hotkey_down)
         self.hotkeys.released.connect(self._hotkey_up)
         window.keep_running = self._keep_running
+        window.quit_app = self.quit
+        self.quick.quit_app = self.quit
         window.settings_changed.connect(self.apply_settings)
         window.ptt.state.connect(self._ptt_state)
         worker = window.engine.worker
@@ -100,13 +102,28 @@ class Desktop(QObject):
 
     def quick_prompt(self, text: str = "") -> None:
         self.quick.open(text)
+        self._hint_without_tray()
+
+    def _hint_without_tray(self) -> None:
+        if self.tray is None and not self.window.isVisible() and not text_in(self.quick):
+            # Without a tray the app would otherwise linger unseen after Esc.
+            self.quick.status.setText(
+                "No tray here: after Esc the assistant keeps running for your shortcut; "
+                "Ctrl+Q quits it."
+            )
 
     def toggle_talk(self) -> None:
         """`assistant ptt` and the tray item: first call listens, the next one asks."""
         if self.quick.listening:
             self.quick.stop_listening()
         else:
-            self.quick.listen()
+            self.quick.listen(hold=False)
+
+    def notification_clicked(self) -> None:
+        if self.quick.last_job_id and self.quick.conversation_id is not None:
+            self.quick.reveal()
+        else:
+            self.show_window()
 
     def open_settings(self) -> None:
         self.show_window()
@@ -140,7 +157,7 @@ class Desktop(QObject):
             else:
                 self.quick_prompt()
         elif name == "push_to_talk":
-            self.quick.listen()
+            self.quick.listen(hold=True)
 
     def _hotkey_up(self, name: str) -> None:
         if name == "push_to_talk":
@@ -162,9 +179,21 @@ class Desktop(QObject):
         hidden = not self.window.isVisible() and not self.quick.isVisible()
         quick_job = self.quick.last_job_id == job_id
         if hidden and self.window.settings.desktop.notify:
-            text = self.quick.answer if quick_job else "An answer is ready."
-            self.tray.notify("Answer ready", text[:200] or "An answer is ready.")
+            text = self.quick.answer if quick_job else ""
+            self.tray.notify("Answer ready", shorten(text, 200) or "An answer is ready.")
 
     def close(self) -> None:
         self.hotkeys.close()
         self.server.close()
+
+
+def shorten(text: str, limit: int) -> str:
+    """At a word boundary, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def text_in(quick: QuickPrompt) -> bool:
+    return bool(quick.answer or quick.job is not None or quick.status.text())

@@ -109,8 +109,8 @@ class SettingsDialog(QDialog):
         form.addRow("Desktop", self.close_to_tray)
         self.quick_key = self._hotkey(desk.quick_prompt_hotkey, "Quick prompt hotkey")
         form.addRow("Quick prompt hotkey", self.quick_key)
-        self.ptt_key = self._hotkey(desk.push_to_talk_hotkey, "Hold-to-talk hotkey")
-        form.addRow("Hold-to-talk hotkey", self.ptt_key)
+        self.ptt_key = self._hotkey(desk.push_to_talk_hotkey, "Push-to-talk hotkey")
+        form.addRow("Push-to-talk hotkey (hold)", self.ptt_key)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -201,7 +201,17 @@ class SettingsDialog(QDialog):
             self.result_settings = Settings.model_validate(data)
         except ValidationError as e:
             first = e.errors()[0]
-            self.error.setText(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+            key = ".".join(map(str, first["loc"]))
+            fields = {
+                "desktop.quick_prompt_hotkey": ("Quick prompt hotkey", self.quick_key),
+                "desktop.push_to_talk_hotkey": ("Push-to-talk hotkey", self.ptt_key),
+                "desktop": ("Hotkeys", self.ptt_key),
+            }
+            label, widget = fields.get(key, (key, None))
+            self.error.setText(f"{label}: {str(first['msg']).removeprefix('Value error, ')}")
+            if widget is not None:
+                widget.setFocus()
+                widget.selectAll()
             return
         self.accept()
 

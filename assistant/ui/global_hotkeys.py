@@ -145,9 +145,10 @@ class _X11Keys:
                 for c, m in grabbed:
                     self.root.ungrab_key(c, m)
                 self.display.sync()
+                label = "quick prompt" if name == "quick_prompt" else "push-to-talk"
                 self.problems.append(
-                    f"{hk} is already used by another program. "
-                    f"Pick another in Settings (desktop.{name}_hotkey)."
+                    f"{hk} is already used by another program. Pick another {label} "
+                    f"hotkey in Settings (Ctrl+,), or set desktop.{name}_hotkey."
                 )
                 continue
             self._grabs += grabbed

@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.streaming: MessageWidget | None = None
         self.job: Job | None = None  # the answer this window is showing
         self.keep_running = lambda: False  # True: closing hides the window (tray)
+        self.quit_app = self.close  # Quit (Ctrl+Q); the desktop quits the whole app
         self.model_info: dict = {}
         self._banner_kind = ""
         self._warmed = False

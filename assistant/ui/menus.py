@@ -33,7 +33,7 @@ def build_menus(w: MainWindow) -> QMenu:
     act(chat, "Stop answer", w.stop, "Esc")
     act(chat, "Regenerate", w.regenerate, "Ctrl+R")
     chat.addSeparator()
-    act(chat, "Quit", w.close, QKeySequence.StandardKey.Quit)
+    act(chat, "Quit", lambda: w.quit_app(), QKeySequence.StandardKey.Quit)
     memory = w.menuBar().addMenu("&Memory")
     act(memory, "What I know about you…", w.memory_actions.open_memory_window, "Ctrl+Shift+M")
     act(memory, "Documents…", w.memory_actions.open_documents_window, "Ctrl+Shift+D")

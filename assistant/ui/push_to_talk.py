@@ -141,6 +141,11 @@ class PushToTalk(QObject):
             recorder = self._recorder_for(voice)
             self._dictation = Dictation(transcriber, recorder, self.partial.emit)
             self._dictation.press()
+            # Say "listening" only once sound flows: a just-opened stream can take a
+            # second or more to deliver (the words said before that are not heard).
+            deadline = time.monotonic() + 3
+            while recorder.last_block_at < self._pressed_at and time.monotonic() < deadline:
+                time.sleep(0.02)
             self.state.emit("recording")
             if not voice.keep_microphone_open:
                 self._close_after = True

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QTextBrowser,
     QVBoxLayout,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from assistant.core.types import Done
 from assistant.ui import markdown_render
 from assistant.ui.icons import app_icon
+from assistant.ui.widgets import level_meter, meter_value
 
 if TYPE_CHECKING:
     from assistant.ui.engine_worker import Job
@@ -40,14 +40,16 @@ MAX_CONTEXT_CHARS = 8000  # of selected text sent along; the model's context is 
 PLACEHOLDER = "Ask anything… (Enter to ask, Esc to hide)"
 
 
-def selected_text() -> str:
-    """The primary selection (X11: what is highlighted anywhere), else the clipboard."""
+def selected_text(exclude: str = "") -> str:
+    """The primary selection (X11: what is highlighted anywhere), else the clipboard;
+    never ``exclude`` (the answer the user just copied from here)."""
     clip = QGuiApplication.clipboard()
-    if clip.supportsSelection():
-        text = clip.text(clip.Mode.Selection).strip()
-        if text:
+    modes = [clip.Mode.Selection] if clip.supportsSelection() else []
+    for mode in [*modes, clip.Mode.Clipboard]:
+        text = clip.text(mode).strip()
+        if text and text != exclude.strip():
             return text
-    return clip.text(clip.Mode.Clipboard).strip()
+    return ""
 
 
 def with_context(question: str, context: str) -> str:
@@ -55,7 +57,8 @@ def with_context(question: str, context: str) -> str:
         return question
     if len(context) > MAX_CONTEXT_CHARS:
         context = context[:MAX_CONTEXT_CHARS] + "\n[…cut]"
-    return f"{question}\n\n```text\n{context}\n```"
+    # Plain text: it reads the same in the history, the sidebar and the prompt.
+    return f"{question}\n\nSelected text:\n---\n{context}\n---"
 
 
 class QuickPrompt(QWidget):
@@ -77,7 +80,9 @@ class QuickPrompt(QWidget):
         self.job: Job | None = None
         self.answer = ""
         self.last_job_id = 0
-        self._fresh = True  # the next question starts a new conversation
+        self._copied = ""  # what Copy put on the clipboard: not offered as a selection
+        self._hold = True  # how listening was started: a held hotkey, or a toggle
+        self.quit_app = self.close  # the app's Quit (Ctrl+Q), set by Desktop
 
         self.input = QLineEdit()
         self.input.setPlaceholderText(PLACEHOLDER)
@@ -99,11 +104,7 @@ class QuickPrompt(QWidget):
         self.status = QLabel("")
         self.status.setStyleSheet("color: gray")
         self.status.setWordWrap(True)
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 100)
-        self.meter.setTextVisible(False)
-        self.meter.setFixedWidth(60)
-        self.meter.hide()
+        self.meter = level_meter()
         self.copy_btn = QPushButton("Copy")
         self.copy_btn.setToolTip("Copy the answer (Ctrl+C)")
         self.copy_btn.clicked.connect(self.copy_answer)
@@ -127,6 +128,7 @@ class QuickPrompt(QWidget):
         col.addLayout(row)
         QShortcut(QKeySequence("Ctrl+O"), self, self.continue_in_window)
         QShortcut(QKeySequence("Ctrl+N"), self, self.start_over)
+        QShortcut(QKeySequence.StandardKey.Quit, self, lambda: self.quit_app())
         self._update_buttons()
 
         self._render_timer = QTimer(self)  # re-render the markdown at most every 50 ms
@@ -135,7 +137,7 @@ class QuickPrompt(QWidget):
         self._render_timer.timeout.connect(self._render)
         self._meter_timer = QTimer(self)
         self._meter_timer.setInterval(50)
-        self._meter_timer.timeout.connect(lambda: self.meter.setValue(int(host.ptt.level * 400)))
+        self._meter_timer.timeout.connect(lambda: self.meter.setValue(meter_value(host.ptt.level)))
 
         worker = host.engine.worker
         worker.started.connect(self._started)
@@ -150,16 +152,15 @@ class QuickPrompt(QWidget):
     # -- showing -----------------------------------------------------------------
 
     def open(self, text: str = "") -> None:
-        """Show it in front, ready to type; ``text`` is asked at once."""
-        if self.job is None and not self.isVisible():
-            self._fresh = True  # a new visit, a new conversation
-        context = selected_text()
-        self.context_box.setVisible(bool(context))
-        self.context_box.setChecked(False)
-        if context:
-            short = " ".join(context.split())
-            short = short if len(short) <= 60 else short[:57] + "…"
-            self.context_box.setText(f"Include the selected text: “{short}”")
+        """Show it in front, ready to type; ``text`` is asked at once.
+
+        Each visit from outside (hotkey, tray, `assistant quick`) starts clean and
+        its first question starts a new conversation; questions typed while it is
+        open continue that one. An answer still streaming is left on screen.
+        """
+        if self.job is None:
+            self.start_over(quiet=True)
+        self._offer_selection()
         self._place()
         self.show()
         self.raise_()
@@ -168,6 +169,21 @@ class QuickPrompt(QWidget):
         if text.strip():
             self.input.setText(text)
             self.ask(text)
+
+    def reveal(self) -> None:
+        """Show it as it is (a notification was clicked)."""
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def _offer_selection(self) -> None:
+        context = selected_text(exclude=self._copied)
+        self.context_box.setVisible(bool(context))
+        self.context_box.setChecked(False)
+        if context:
+            short = " ".join(context.split())
+            short = short if len(short) <= 60 else short[:57] + "…"
+            self.context_box.setText(f"Include the selected text: “{short}”")
 
     def _place(self) -> None:
         screen = QGuiApplication.screenAt(self.cursor().pos()) or QGuiApplication.primaryScreen()
@@ -206,21 +222,30 @@ class QuickPrompt(QWidget):
         question = text.strip()
         if not question or self.job is not None:
             return
+        shown = question
         if self.context_box.isVisible() and self.context_box.isChecked():
-            question = with_context(question, selected_text())
+            question = with_context(question, selected_text(exclude=self._copied))
+        self.context_box.setChecked(False)
+        self.context_box.hide()
         host = self.host
-        if self._fresh or self.conversation_id is None:
+        if self.conversation_id is None:
             conv = host.store.create_conversation(
-                system_prompt=host.settings.chat.system_prompt, model=host.model_info.get("name")
+                title=shown[:80],
+                system_prompt=host.settings.chat.system_prompt,
+                model=host.model_info.get("name"),
             )
             self.conversation_id = conv.id
-            self._fresh = False
         self.input.clear()
-        self.question.setText(text.strip())
+        self.question.setText(shown)
         self.question.show()
         self.answer = ""
         self.view.clear()
-        self.status.setText("" if host.model_info else "Waiting for the model to load…")
+        if not host.model_info:
+            self.status.setText("Waiting for the model to load…")
+        elif host.streaming is not None:
+            self.status.setText("Waiting for the answer in the main window to finish…")
+        else:
+            self.status.setText("Thinking…")
         self.job = host.engine.submit("send", self.conversation_id, question)
         self.last_job_id = self.job.id
         self._update_buttons()
@@ -230,18 +255,23 @@ class QuickPrompt(QWidget):
         if self.job is not None:
             self.host.engine.stop(self.job)
 
-    def start_over(self) -> None:
-        if self.job is None:
-            self._fresh = True
-            self.answer = ""
-            self.question.hide()
-            self.view.clear()
-            self.status.setText("New conversation.")
-            self.input.setFocus()
+    def start_over(self, quiet: bool = False) -> None:
+        """A new conversation at the next question (Ctrl+N)."""
+        if self.job is not None:
+            return
+        self.conversation_id = None
+        self.answer = ""
+        self.question.hide()
+        self.view.clear()
+        self.status.setText("" if quiet else "New conversation.")
+        self.status.setToolTip("")
+        self._update_buttons()
+        self.input.setFocus()
 
     def copy_answer(self) -> None:
         if self.answer:
             QGuiApplication.clipboard().setText(self.answer)
+            self._copied = self.answer
             self.status.setText("Answer copied.")
 
     def continue_in_window(self) -> None:
@@ -288,7 +318,11 @@ class QuickPrompt(QWidget):
         self.job = None
         self._render_timer.stop()
         self._render()
-        self.status.setText("Stopped." if done.finish_reason == "cancelled" else "")
+        notes = {
+            "cancelled": "Stopped.",
+            "length": "Cut off at the answer length limit (Settings → Max tokens per answer).",
+        }
+        self.status.setText(notes.get(done.finish_reason, ""))
         self._update_buttons()
         host = self.host
         if host.conversation_id == self.conversation_id and host.streaming is None:
@@ -305,9 +339,14 @@ class QuickPrompt(QWidget):
 
     # -- voice (the global hold-to-talk hotkey and `assistant ptt`) --------------------
 
-    def listen(self) -> None:
-        """Open and start listening; the answer follows the transcript."""
+    def listen(self, hold: bool = True) -> None:
+        """Open and start listening; the answer follows the transcript.
+
+        ``hold``: the hotkey is held (let go to ask); otherwise a toggle (`assistant
+        ptt` or the tray item again asks).
+        """
         self.open()
+        self._hold = hold
         if not self.host.ptt.press(self):
             self.status.setText("Still transcribing the last recording…")
             return
@@ -332,7 +371,12 @@ class QuickPrompt(QWidget):
         if state == "loading":
             self.status.setText("Loading the speech model (first use)… keep holding.")
         elif state == "recording":
-            self.status.setText("Listening… let go of the hotkey (or run `assistant ptt` again).")
+            how = (
+                "let go of the hotkey to ask."
+                if self._hold
+                else "run `assistant ptt` again (or use the tray's Stop listening) to ask."
+            )
+            self.status.setText(f"Listening… {how}")
 
     def _partial(self, text: str) -> None:
         if self.listening and text:
@@ -344,7 +388,7 @@ class QuickPrompt(QWidget):
         self._meter_timer.stop()
         self.meter.hide()
         if not text:
-            self.status.setText("Nothing was heard. Hold the hotkey while you speak.")
+            self.status.setText("Nothing was heard. Speak once it says “Listening…”.")
             return
         self.input.setText(text)
         self.ask(text)

@@ -21,10 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_TRAY = (
-    "No system tray was found, so the assistant runs without a tray icon and closing "
-    "the window quits. Global hotkeys and `assistant quick` still work."
-)
+NO_TRAY = "No system tray found: no tray icon, and closing the window quits."
 TOOLTIPS = {
     "idle": "Assistant",
     "listening": "Assistant — listening",
@@ -53,11 +50,13 @@ class Tray(QObject):
                 self.menu.addSeparator()
                 continue
             action = self.menu.addAction(label)
-            action.triggered.connect(slot)
+            # A lambda: `triggered` passes `checked`, which must not become an argument.
+            action.triggered.connect(lambda _checked=False, f=slot: f())
             self.actions[key] = action
         self.actions["ptt"].setToolTip("Start listening; choose it again to stop and ask")
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
+        self.icon.messageClicked.connect(desktop.notification_clicked)
 
     @staticmethod
     def available() -> bool:

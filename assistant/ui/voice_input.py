@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QProgressBar, QToolButton
+from PySide6.QtWidgets import QToolButton
 
 from assistant.ui.push_to_talk import PushToTalk
+from assistant.ui.widgets import level_meter, meter_value
 
 if TYPE_CHECKING:
     from assistant.ui.main_window import MainWindow
@@ -37,12 +38,7 @@ class VoiceInput(QObject):
         # Qt emits no `released` when the mouse comes up off the button: catch that too.
         self.button.installEventFilter(self)
         # A level meter while listening, so the user sees the microphone hears them.
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 100)
-        self.meter.setTextVisible(False)
-        self.meter.setFixedWidth(60)
-        self.meter.setAccessibleName("Microphone level")
-        self.meter.hide()
+        self.meter = level_meter()
         self._meter_timer = QTimer(self)
         self._meter_timer.setInterval(50)
         self._meter_timer.timeout.connect(self._show_level)
@@ -73,7 +69,8 @@ class VoiceInput(QObject):
         assert isinstance(event, QKeyEvent)
         if event.key() != Qt.Key.Key_Space:
             return super().eventFilter(obj, event)
-        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ctrl = mods == Qt.KeyboardModifier.ControlModifier  # not Ctrl+Alt+Space and the like
         if kind == QEvent.Type.KeyPress and (ctrl or self._held):
             self._release_timer.stop()  # a repeat, not a new press: keep listening
             if not self._held:
@@ -115,7 +112,7 @@ class VoiceInput(QObject):
     # -- results (GUI thread) ----------------------------------------------------
 
     def _show_level(self) -> None:
-        self.meter.setValue(min(100, int(self.ptt.level * 400)))  # speech RMS ~0.05-0.25
+        self.meter.setValue(meter_value(self.ptt.level))
 
     def _show_state(self, state: str) -> None:
         if not self._held or self.ptt.owner is not self:

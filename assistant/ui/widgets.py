@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
 
 EMPTY_STYLE = "color: #767676; padding: 24px"
 ERROR_STYLE = "color: #c0392b"
@@ -47,3 +56,26 @@ def button_row(*widgets: QWidget | None, margin: int | None = None) -> QHBoxLayo
         else:
             row.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
     return row
+
+
+def level_meter() -> QProgressBar:
+    """A small microphone level bar (hidden until listening)."""
+    meter = QProgressBar()
+    meter.setRange(0, 100)
+    meter.setTextVisible(False)
+    meter.setFixedSize(60, 10)
+    meter.setAccessibleName("Microphone level")
+    meter.setToolTip("Microphone level")
+    meter.setStyleSheet(
+        "QProgressBar { border: 1px solid palette(mid); border-radius: 3px; }"
+        "QProgressBar::chunk { background: #2e7d32; border-radius: 2px; }"
+    )
+    meter.hide()
+    return meter
+
+
+def meter_value(rms: float) -> int:
+    """RMS 0..1 on a decibel scale: -60 dBFS (silence) is empty, -10 dBFS is full."""
+    if rms <= 0:
+        return 0
+    return max(0, min(100, round((20 * math.log10(rms) + 60) * 2)))
