@@ -71,34 +71,32 @@ def _sounddevice() -> Any:
     return sd
 
 
-_open_lock = threading.Lock()
+# PortAudio is not thread-safe for opening, closing, listing or restarting: all of
+# that happens under this lock (stream callbacks do not need it). It also keeps
+# quiet_stderr's fd juggling to one thread at a time.
+_pa_lock = threading.RLock()
 _open_streams = 0  # PortAudio may only be restarted while none is open
 
 
 def _rescan(sd: Any) -> None:
     """PortAudio lists devices once, when it starts: restart it (when no stream is
-    open) so a microphone plugged in, or a sound server started, since is seen."""
-    with _open_lock:
-        if _open_streams == 0:
-            try:
-                with quiet_stderr():
-                    sd._terminate()
-                    sd._initialize()
-            except Exception:  # keep the old list; opening will say what is wrong
-                log.debug("restarting PortAudio failed", exc_info=True)
-
-
-def _count_stream(delta: int) -> None:
-    global _open_streams
-    with _open_lock:
-        _open_streams += delta
+    open) so a microphone plugged in, or a sound server started, since is seen.
+    Call with ``_pa_lock`` held."""
+    if _open_streams == 0:
+        try:
+            with quiet_stderr():
+                sd._terminate()
+                sd._initialize()
+        except Exception:  # keep the old list; opening will say what is wrong
+            log.debug("restarting PortAudio failed", exc_info=True)
 
 
 def input_devices() -> list[str]:
-    sd = _sounddevice()
-    _rescan(sd)
-    with quiet_stderr():
-        return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
+    with _pa_lock:
+        sd = _sounddevice()
+        _rescan(sd)
+        with quiet_stderr():
+            return [d["name"] for d in sd.query_devices() if d["max_input_channels"] > 0]
 
 
 class Recorder:
@@ -127,6 +125,11 @@ class Recorder:
 
     def arm(self) -> None:
         """Open the input stream (the pre-roll starts filling)."""
+        with _pa_lock:
+            self._arm()
+
+    def _arm(self) -> None:
+        global _open_streams
         if self._stream is not None:
             if self._stream.active:
                 return
@@ -168,15 +171,20 @@ class Recorder:
                 "sound server is running; on macOS and Windows allow microphone access.",
             ) from e
         self._stream = stream
-        _count_stream(+1)
+        _open_streams += 1
         log.info("microphone armed (%s)", self.device or "default")
 
     def disarm(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop()
-            stream.close()
-            _count_stream(-1)
+        global _open_streams
+        with _pa_lock:
+            stream, self._stream = self._stream, None
+            if stream is not None:
+                _open_streams -= 1
+                try:
+                    stream.stop()
+                    stream.close()
+                except Exception:  # the device is gone already
+                    log.debug("closing the input stream failed", exc_info=True)
         with self._lock:
             self._pre.clear()
 

@@ -53,6 +53,8 @@ class PushToTalk(QObject):
         self._recorder_settings: tuple = ()
         self._dictation: Any = None
         self._close_after = False
+        self._closed = False  # the app is quitting: a late preload must not open the mic
+        self._preload_thread: threading.Thread | None = None
 
     @property
     def level(self) -> float:
@@ -67,10 +69,13 @@ class PushToTalk(QObject):
 
     def preload(self) -> None:
         """Load the speech model in the background so the first press is instant."""
-        if self._preloading:
+        if self._preloading or self._closed:
             return
         self._preloading = True
-        threading.Thread(target=self._preload, name="ptt-preload", daemon=True).start()
+        self._preload_thread = threading.Thread(
+            target=self._preload, name="ptt-preload", daemon=True
+        )
+        self._preload_thread.start()
 
     def _preload(self) -> None:
         try:
@@ -79,13 +84,18 @@ class PushToTalk(QObject):
             # run): pay them now, not while the user holds the key.
             import numpy as np
 
+            if self._closed:
+                return
             transcriber.transcribe(np.zeros(8000, np.float32))
             noise = np.random.default_rng(0).normal(0, 0.003, 24000).astype(np.float32)
             transcriber.transcribe(noise)
-            if self._settings().keep_microphone_open:
+            if self._settings().keep_microphone_open and not self._closed:
                 # A freshly opened input stream can take a second or two to deliver
                 # (PulseAudio); opened now, the first press keeps its first words.
-                self._recorder_for(self._settings()).arm()
+                recorder = self._recorder_for(self._settings())
+                recorder.arm()
+                if self._closed:  # closed while it opened
+                    recorder.disarm()
         except Exception as e:  # reported again, in full, when the user presses the key
             log.info("push-to-talk not preloaded: %s", e)
 
@@ -202,6 +212,10 @@ class PushToTalk(QObject):
             self._fail(f"Transcription failed: {type(e).__name__}: {e}.")
 
     def close(self) -> None:
+        self._closed = True
+        if self._preload_thread is not None:
+            # CTranslate2's threads must not be torn down mid-pass at exit.
+            self._preload_thread.join(30)
         if self._dictation is not None:
             if self.held:
                 self._dictation.cancel()
