@@ -432,8 +432,9 @@ class MainWindow(QMainWindow):
             self.hide()
             event.ignore()
             return
+        self.engine.stop(self.job)  # first: what was shown is saved as stopped, now
         self.voice.close()
-        self.ptt.close()
+        self.ptt.close()  # may wait a moment for the speech model's preload
         self.engine.close()
         event.accept()
 
