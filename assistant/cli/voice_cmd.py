@@ -103,9 +103,9 @@ def _list_devices(current: str | None) -> int:
         return 1
     for i, name in enumerate(names):
         mark = "*" if current in (name, str(i)) else " "
-        print(f"{mark} {name}")
+        print(f"{mark} {i}: {name}")
+    now = f"now: {current}" if current else "now: the system default"
     print(
-        '\nSet one with `assistant settings set voice.input_device "NAME"`'
-        + ("" if current else " (now: the system default)")
+        f'\nSet one with `assistant settings set voice.input_device "NAME"` or its number ({now}).'
     )
     return 0

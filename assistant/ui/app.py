@@ -104,7 +104,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
     else:
         window.show()
     shown = time.perf_counter() - _T0
-    log.info("window shown %.3f s after start", shown)
+    log.info("started in %.3f s (%s)", shown, request.get("cmd"))
     if os.environ.get("ASSISTANT_REPORT_STARTUP"):
         print(f"window-shown {shown:.4f}", flush=True)
         QTimer.singleShot(0, desktop.quit)

@@ -369,7 +369,8 @@ class QuickPrompt(QWidget):
         if not self.listening:
             return
         if state == "loading":
-            self.status.setText("Loading the speech model (first use)… keep holding.")
+            more = " keep holding." if self._hold else ""
+            self.status.setText(f"Loading the speech model (first use)…{more}")
         elif state == "recording":
             how = (
                 "let go of the hotkey to ask."

@@ -7,6 +7,7 @@ The view only: the microphone and the speech model are the app's shared
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -54,6 +55,7 @@ class VoiceInput(QObject):
         self._release_timer.setInterval(120)
         self._release_timer.timeout.connect(self.release)
         self.last_text = ""
+        self._let_go_at = 0.0  # time.monotonic() when the key or button was let go
         window.composer.installEventFilter(self)
         window.installEventFilter(self)
 
@@ -73,11 +75,13 @@ class VoiceInput(QObject):
         ctrl = mods == Qt.KeyboardModifier.ControlModifier  # not Ctrl+Alt+Space and the like
         if kind == QEvent.Type.KeyPress and (ctrl or self._held):
             self._release_timer.stop()  # a repeat, not a new press: keep listening
+            self._let_go_at = 0.0
             if not self._held:
                 self.press()
             return True
         if kind == QEvent.Type.KeyRelease and self._held:
             if not event.isAutoRepeat():
+                self._let_go_at = time.monotonic()
                 self._release_timer.start()  # let go, unless a repeated press follows
             return True
         return super().eventFilter(obj, event)
@@ -92,6 +96,7 @@ class VoiceInput(QObject):
             return
         self.w.hide_banner("voice")
         self._held = True
+        self._let_go_at = 0.0
         self.button.setDown(True)  # same text and size: the mouse stays on the button
         self.w.statusBar().showMessage("Opening the microphone…")
         self.meter.setValue(0)
@@ -101,6 +106,9 @@ class VoiceInput(QObject):
     def release(self) -> None:
         if not self._held:
             return
+        if self._release_timer.isActive() or not self._let_go_at:
+            self._let_go_at = time.monotonic()  # the mouse, or a direct call
+        self._release_timer.stop()
         self._held = False
         self._meter_timer.stop()
         self.meter.hide()
@@ -126,7 +134,7 @@ class VoiceInput(QObject):
         if self._held and text and self.ptt.owner is self:
             self.w.statusBar().showMessage(f"Listening… {text}")
 
-    def _got_final(self, text: str, latency: float, _duration: float) -> None:
+    def _got_final(self, text: str, _latency: float, _duration: float) -> None:
         if self.ptt.owner is not self:
             return
         self.button.setEnabled(True)
@@ -134,7 +142,10 @@ class VoiceInput(QObject):
         if not text:
             self.w.statusBar().showMessage("Nothing was heard. Hold the key while you speak.", 5000)
             return
-        self.w.statusBar().showMessage(f"Transcribed in {latency:.2f} s after release.", 4000)
+        # What the user waited: from letting go (before the key-repeat check) to the
+        # text in the box, not just the transcriber's share.
+        waited = time.monotonic() - self._let_go_at if self._let_go_at else 0.0
+        self.w.statusBar().showMessage(f"Transcribed in {waited:.2f} s after release.", 4000)
         composer = self.w.composer
         current = composer.toPlainText()
         composer.setPlainText(f"{current} {text}".strip() if current else text)
