@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         doctor,
         history_cmd,
         memory_cmd,
+        models_cmd,
         settings_cmd,
         voice_cmd,
     )
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings_cmd.register(sub)
     doctor.register(sub)
     desktop_cmd.register(sub)
+    models_cmd.register(sub)
     return p
 
 
