@@ -20,6 +20,7 @@ from typing import Any
 from assistant.core import chat_template, gguf_file, kv_state, starter
 from assistant.core.context import choose_cut
 from assistant.core.errors import AssistantError, ModelError
+from assistant.core.gpu_offload import load_offloaded
 from assistant.core.llama_runtime import load_llama
 from assistant.core.models import resolve_model_path
 from assistant.core.settings import GenerationSettings, ModelSettings
@@ -57,12 +58,16 @@ class ChatEngine:
         self.path = resolve_model_path(path if path is not None else self.settings.path)
         self.info = gguf_file.inspect(self.path)
         self.n_threads = self.settings.n_threads or default_threads()
-        self.llm = load_llama(
+        self.llm, self.offload = load_offloaded(
             self.info,
-            n_ctx=self.settings.n_ctx,
-            n_threads=self.n_threads,
-            n_batch=self.settings.n_batch,
-            n_gpu_layers=self.settings.n_gpu_layers,
+            self.settings.n_gpu_layers,
+            lambda layers: load_llama(
+                self.info,
+                n_ctx=self.settings.n_ctx,
+                n_threads=self.n_threads,
+                n_batch=self.settings.n_batch,
+                n_gpu_layers=layers,
+            ),
         )
         self.n_ctx = self.llm.n_ctx()
         vocab = self.llm._model.vocab
@@ -345,6 +350,8 @@ class ChatEngine:
             "n_ctx": self.n_ctx,
             "n_ctx_train": self.info.context_length,
             "threads": self.n_threads,
+            "gpu_layers": self.offload.used,
+            "offload_note": self.offload.note,
             "chat_template": self.template.name,
             "recommended": dict(self.recommended),
         }

@@ -45,7 +45,12 @@ class ModelSettings(_Section):
     n_ctx: int = Field(4096, ge=256, le=1_048_576, description="context window in tokens")
     n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; empty = all")
     n_batch: int = Field(512, ge=8, le=16384)
-    n_gpu_layers: int = Field(0, ge=-1, description="layers to offload to a GPU; -1 = all")
+    n_gpu_layers: int = Field(
+        -1,
+        ge=-1,
+        description="layers to offload to a GPU build; -1 = all (fewer, then the CPU, "
+        "when they do not fit); 0 = CPU only",
+    )
     chat_template: str | None = Field(
         None, description="override: 'chatml' or Jinja template text; empty = from the GGUF"
     )

@@ -353,6 +353,8 @@ class MainWindow(QMainWindow):
             self._warmed = True
             threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
         self.model_info = info
+        if info.get("offload_note"):
+            self.statusBar().showMessage(info["offload_note"], 15000)
         if not self.settings.memory.enabled:
             self.ptt.preload()
         self.hide_banner("model")
