@@ -1,4 +1,5 @@
-"""`assistant models catalog|info`: what to download, and what a GGUF file is."""
+"""`assistant models catalog|download|list|info`: what to download, getting it,
+what is here, and what a GGUF file is."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("file", type=Path, help="a .gguf file")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
+    register_downloads(ms)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -58,4 +60,84 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     for key, value in data.items():
         print(f"{key.replace('_', ' '):>17}: {value if value is not None else '—'}")
+    return 0
+
+
+def register_downloads(ms: argparse._SubParsersAction) -> None:
+    d = ms.add_parser("download", help="download a catalog model (resumes, verifies sha256)")
+    d.add_argument("id", help="a catalog id (see `assistant models catalog`)")
+    d.add_argument("--use", action="store_true", help="make it the chat model afterwards")
+    d.set_defaults(func=cmd_download)
+    ls = ms.add_parser("list", help="the models on this machine")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_list)
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from assistant.core.catalog import load_catalog
+    from assistant.core.downloads import download
+    from assistant.core.errors import AssistantError
+    from assistant.core.paths import get_paths
+    from assistant.core.settings import load_settings, save_settings, set_value
+
+    entry = next((e for e in load_catalog() if e.id == args.id), None)
+    if entry is None:
+        raise AssistantError(
+            f"No model '{args.id}' in the catalog.", "See `assistant models catalog` for the ids."
+        )
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done == total:
+            last[0] = now
+            print(
+                f"\r{entry.file}: {done * 100 // total:3d}% "
+                f"({done / 2**20:,.0f} of {total / 2**20:,.0f} MB)",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    path = download(
+        entry.repo,
+        entry.file,
+        get_paths().models_dir,
+        pinned_sha256=entry.sha256,
+        progress=progress,
+    )
+    print("", file=sys.stderr)
+    print(f"Downloaded and verified: {path}")
+    if args.use:
+        save_settings(set_value(load_settings(), "model.path", str(path)))
+        print("It is now the chat model.")
+    else:
+        print(f"Use it with: assistant settings set model.path {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from assistant.core import starter
+    from assistant.core.models import gguf_files
+    from assistant.core.paths import get_paths
+    from assistant.core.settings import load_settings
+
+    current = load_settings().model.path
+    found = gguf_files(get_paths().models_dir) if get_paths().models_dir.is_dir() else []
+    rows = [{"path": str(p), "size": p.stat().st_size, "starter": False} for p in found]
+    sp = starter.CHAT.path()
+    if sp is not None:
+        rows.insert(0, {"path": str(sp), "size": sp.stat().st_size, "starter": True})
+    for r in rows:
+        r["in_use"] = (current == r["path"]) or (not current and r["starter"])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        mark = "*" if r["in_use"] else " "
+        tag = " (starter)" if r["starter"] else ""
+        print(f"{mark} {Path(r['path']).name}{tag}  {r['size'] / 2**30:.2f} GB  {r['path']}")
     return 0
