@@ -1,4 +1,4 @@
-"""`assistant models catalog|download|list|info`: what to download, getting it,
+"""`assistant models catalog|download|list|import|remove|info`: what to download, getting it,
 what is here, and what a GGUF file is."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_info)
     register_downloads(ms)
+    register_files(ms)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -140,4 +141,46 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = "*" if r["in_use"] else " "
         tag = " (starter)" if r["starter"] else ""
         print(f"{mark} {Path(r['path']).name}{tag}  {r['size'] / 2**30:.2f} GB  {r['path']}")
+    return 0
+
+
+def register_files(ms: argparse._SubParsersAction) -> None:
+    im = ms.add_parser("import", help="copy a local GGUF into the models folder (checked first)")
+    im.add_argument("file", type=Path)
+    im.add_argument("--link", action="store_true", help="use it where it is instead of copying")
+    im.add_argument("--use", action="store_true", help="make it the chat model")
+    im.set_defaults(func=cmd_import)
+    rm = ms.add_parser("remove", help="delete a downloaded or imported model")
+    rm.add_argument("name", help="its file name (see `assistant models list`)")
+    rm.set_defaults(func=cmd_remove)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from assistant.core.model_files import import_model
+    from assistant.core.paths import get_paths
+    from assistant.core.settings import load_settings, save_settings, set_value
+
+    path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
+    params = f", {info.size_label}" if info.size_label else ""
+    print(f"Imported {path.name}: {info.architecture}{params}, {info.quantization}, ", end="")
+    print(
+        f"context {info.context_length or '?'}, chat template: {'yes' if info.chat_template else 'no'}"
+    )
+    if args.use:
+        save_settings(set_value(load_settings(), "model.path", str(path)))
+        print("It is now the chat model.")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from assistant.core.model_files import remove_model
+    from assistant.core.paths import get_paths
+    from assistant.core.settings import load_settings, save_settings, set_value
+
+    path = remove_model(args.name, get_paths().models_dir)
+    print(f"Deleted {path}")
+    settings = load_settings()
+    if settings.model.path and Path(settings.model.path) == path:
+        save_settings(set_value(settings, "model.path", None))
+        print("It was the chat model; the starter model is used until you pick another.")
     return 0

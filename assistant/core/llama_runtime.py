@@ -100,6 +100,27 @@ def load_llama(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, n_gpu_l
             raise _load_error(info, e) from e
 
 
+def load_vocab_only(info: GGUFInfo) -> None:
+    """Open just the vocabulary (fast): llama.cpp refuses an unknown architecture here."""
+    import llama_cpp
+
+    _install_log_callback()
+    level = log.level
+    log.setLevel(logging.ERROR)  # a vocab-only load warns about its empty context
+    with _lock:
+        _recent_errors.clear()
+        try:
+            with _without_chat_handlers():
+                llm = llama_cpp.Llama(
+                    model_path=str(info.path), vocab_only=True, chat_format="chatml", verbose=False
+                )
+            llm.close()
+        except (ValueError, RuntimeError, OSError) as e:
+            raise _load_error(info, e) from e
+        finally:
+            log.setLevel(level)
+
+
 def _load_error(info: GGUFInfo, exc: Exception) -> ModelError:
     detail = next(
         (m for m in reversed(_recent_errors) if "error" in m.lower()),

@@ -1,0 +1,64 @@
+"""Models on disk: importing a local GGUF (checked before it is accepted) and
+removing a downloaded or imported one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from assistant.core import gguf_file
+from assistant.core.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def check_loadable(info: gguf_file.GGUFInfo) -> None:
+    """Open the vocabulary only: a quick way for llama.cpp to refuse an unknown
+    architecture before a multi-gigabyte file is copied or chosen."""
+    from assistant.core.llama_runtime import load_vocab_only
+
+    load_vocab_only(info)
+
+
+def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, gguf_file.GGUFInfo]:
+    info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError
+    check_loadable(info)
+    if not copy:
+        return Path(src).resolve(), info
+    models_dir.mkdir(parents=True, exist_ok=True)
+    dest = models_dir / Path(src).name
+    if dest.exists() and dest.resolve() == Path(src).resolve():
+        return dest, info
+    if dest.exists():
+        raise ModelError(f"{dest.name} is already in {models_dir}.", "Remove it first, or rename.")
+    need = Path(src).stat().st_size
+    free = shutil.disk_usage(models_dir).free
+    if need > free:
+        raise ModelError(
+            f"Not enough disk space to copy {dest.name} ({need / 2**30:.1f} GB, "
+            f"{free / 2**30:.1f} GB free).",
+            "Free some space, or import it with --link to use it where it is.",
+        )
+    part = dest.with_name(dest.name + ".part")
+    try:
+        shutil.copyfile(src, part)
+        with part.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)  # never a half-copied model under its real name
+        raise
+    return dest, gguf_file.inspect(dest)
+
+
+def remove_model(name: str, models_dir: Path) -> Path:
+    path = (models_dir / name).resolve()
+    if path.parent != models_dir.resolve() or not path.is_file():
+        raise ModelError(
+            f"No model called {name} in {models_dir}.",
+            "See `assistant models list`; the starter model cannot be removed.",
+        )
+    path.unlink()
+    return path
