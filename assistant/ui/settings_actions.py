@@ -80,9 +80,11 @@ class SettingsActions:
         current = w.model_info.get("path")
         starter_path = starter.CHAT.path()
         choices: list[tuple[str, str | None]] = [(f"Starter: {starter.CHAT.name}", None)]
+        folders = [w.paths.models_dir]  # downloaded and imported models
         if w.settings.model.path:
             folder = Path(w.settings.model.path).expanduser()
-            folder = folder if folder.is_dir() else folder.parent
+            folders.append(folder if folder.is_dir() else folder.parent)
+        for folder in dict.fromkeys(folders):
             if folder.is_dir():
                 choices += [(p.name, str(p)) for p in gguf_files(folder)]
         for label, path in choices:
@@ -90,7 +92,15 @@ class SettingsActions:
             a.setCheckable(True)
             a.setChecked(current == (path or (str(starter_path) if starter_path else None)))
         menu.addSeparator()
+        menu.addAction("Get models…", self.open_models_window)
         menu.addAction("Choose a GGUF file…", self.browse_model)
+
+    def open_models_window(self) -> None:
+        from assistant.ui.models_window import ModelsWindow
+
+        dlg = ModelsWindow(self.w)
+        dlg.show()
+        self.models_window = dlg
 
     def browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Choose a model", "", "GGUF (*.gguf)")

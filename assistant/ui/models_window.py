@@ -1,0 +1,207 @@
+"""Get models: the catalog with a fit badge for this machine, downloads with
+progress and cancel (resumable), and "Use" to switch the chat model."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+)
+
+from assistant.core.errors import AssistantError
+from assistant.core.types import CancelToken
+
+if TYPE_CHECKING:
+    from assistant.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+BADGE = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit"}
+
+
+class _Download(QObject):
+    """Signals from the download thread (queued onto the GUI thread)."""
+
+    progress = Signal(int, int)
+    done = Signal(str)  # the file's path
+    failed = Signal(str)
+
+
+class ModelsWindow(QDialog):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.setWindowTitle("Get models")
+        self.resize(860, 460)
+        self.hardware = QLabel("")
+        self.hardware.setWordWrap(True)
+        self.table = QTreeWidget()
+        self.table.setHeaderLabels(["Model", "Fits here?", "Size", "License", "Why"])
+        self.table.setRootIsDecorated(False)
+        self.table.setAccessibleName("Model catalog")
+        self.table.currentItemChanged.connect(lambda *_: self._update())
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.bar = QProgressBar()
+        self.bar.hide()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.download_btn = QPushButton("Download")
+        self.download_btn.clicked.connect(self.start_download)
+        self.cancel_btn = QPushButton("Cancel download")
+        self.cancel_btn.clicked.connect(self.cancel_download)
+        self.cancel_btn.hide()
+        self.use_btn = QPushButton("Use this model")
+        self.use_btn.clicked.connect(self.use)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        for b in (self.cancel_btn, self.download_btn, self.use_btn):
+            row.addWidget(b)
+        col = QVBoxLayout(self)
+        for widget in (self.hardware, self.table, self.summary, self.bar):
+            col.addWidget(widget, 1 if widget is self.table else 0)
+        col.addLayout(row)
+        self._cancel: CancelToken | None = None
+        self._job: _Download | None = None
+        self._fill()
+
+    # -- the list ------------------------------------------------------------------
+
+    def _fill(self) -> None:
+        from assistant.core.catalog import gb, load_catalog, with_fit
+        from assistant.core.hardware import detect
+
+        try:
+            hw = detect()
+            rows = with_fit(load_catalog(), hw)
+        except AssistantError as e:
+            self.status.setText(str(e))
+            rows, hw = [], None
+        if hw is not None:
+            gpu = ", ".join(f"{g.name} ({gb(g.vram_mb)})" for g in hw.gpus) or "no GPU"
+            self.hardware.setText(
+                f"This computer: {gb(hw.ram_mb)} of RAM, {hw.cpu_cores} CPU cores, {gpu}."
+            )
+        self.rows = {r["id"]: r for r in rows}
+        for r in rows:
+            item = QTreeWidgetItem(
+                [r["name"], BADGE[r["badge"]], gb(r["size_mb"]), r["license"], r["reason"]]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, r["id"])
+            self.table.addTopLevelItem(item)
+        for i in range(4):
+            self.table.resizeColumnToContents(i)
+        if rows:  # the best that fits: the biggest with a "fits" badge, else the first
+            fitting = [r for r in rows if r["badge"] == "fits"]
+            best = max(fitting, key=lambda r: r["size_mb"]) if fitting else rows[0]
+            self.select(best["id"])
+
+    def select(self, model_id: str) -> None:
+        for i in range(self.table.topLevelItemCount()):
+            item = self.table.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == model_id:
+                self.table.setCurrentItem(item)
+
+    @property
+    def current(self) -> dict | None:
+        item = self.table.currentItem()
+        return self.rows.get(item.data(0, Qt.ItemDataRole.UserRole)) if item else None
+
+    def _path(self, row: dict):  # -> Path
+        return self.w.paths.models_dir / row["file"]
+
+    def _update(self) -> None:
+        row = self.current
+        busy = self._job is not None
+        have = row is not None and self._path(row).exists()
+        self.download_btn.setEnabled(row is not None and not busy and not have)
+        self.download_btn.setText("Downloaded" if have else "Download")
+        self.use_btn.setEnabled(have and not busy)
+        self.cancel_btn.setVisible(busy)
+        if row is not None:
+            part = self._path(row).with_name(row["file"] + ".part")
+            resume = " A partial download is here and will be resumed." if part.exists() else ""
+            self.summary.setText(f"{row['summary']} From {row['repo']}.{resume}")
+
+    # -- downloading -----------------------------------------------------------------
+
+    def start_download(self) -> None:
+        row = self.current
+        if row is None or self._job is not None:
+            return
+        self._cancel = CancelToken()
+        self._job = job = _Download(self)
+        job.progress.connect(self._progress)
+        job.done.connect(self._done)
+        job.failed.connect(self._failed)
+        self.bar.setValue(0)
+        self.bar.show()
+        self.status.setText(f"Downloading {row['file']}…")
+        self._update()
+        threading.Thread(
+            target=self._run, args=(row, job, self._cancel), name="download", daemon=True
+        ).start()
+
+    def _run(self, row: dict, job: _Download, cancel: CancelToken) -> None:
+        from assistant.core.downloads import download
+
+        try:
+            path = download(
+                row["repo"],
+                row["file"],
+                self.w.paths.models_dir,
+                pinned_sha256=row["sha256"],
+                progress=job.progress.emit,
+                cancel=cancel,
+            )
+        except AssistantError as e:
+            job.failed.emit(str(e))
+            return
+        except Exception as e:  # never let a download take the app down
+            log.exception("download failed")
+            job.failed.emit(f"The download failed: {type(e).__name__}: {e}.")
+            return
+        job.done.emit(str(path))
+
+    def cancel_download(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.bar.setMaximum(1000)
+        self.bar.setValue(done * 1000 // max(total, 1))
+        self.bar.setFormat(f"%p%  ({done / 2**20:,.0f} of {total / 2**20:,.0f} MB)")
+
+    def _done(self, path: str) -> None:
+        self._job = None
+        self.bar.hide()
+        self.status.setText(f"Downloaded and verified: {path}")
+        self._update()
+
+    def _failed(self, message: str) -> None:
+        self._job = None
+        self.bar.hide()
+        self.status.setText(message)
+        self._update()
+
+    def use(self) -> None:
+        row = self.current
+        if row is None or not self._path(row).exists():
+            return
+        self.w.settings_actions.choose_model(str(self._path(row)))
+        self.status.setText(f"Loading {row['name']}…")
+
+    def done(self, result: int) -> None:  # closing: stop a download (it can resume)
+        self.cancel_download()
+        super().done(result)

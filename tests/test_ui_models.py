@@ -1,0 +1,87 @@
+"""Get models, in the window: pick the entry, download it from a local stand-in
+for the hub with progress, use it, and chat with it; cancel keeps a partial file."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from assistant.core.paths import get_paths
+from tests.fake_hub import FakeHub
+
+pytestmark = pytest.mark.timeout(300)
+ENTRY = "qwen2.5-0.5b-instruct-q4_k_m"
+HUB_PATH = "Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf"
+
+
+@pytest.fixture
+def hub(monkeypatch, starter_gguf):
+    with FakeHub() as h:
+        h.cdn = True
+        h.files[HUB_PATH] = starter_gguf.read_bytes()  # a real GGUF that loads here
+        monkeypatch.setenv("HF_ENDPOINT", h.url)
+        yield h
+
+
+@pytest.fixture
+def window(qtbot, assistant_home):
+    from assistant.ui.app import create_window
+
+    get_paths().ensure().settings_file.write_text(json.dumps({"generation": {"max_tokens": 16}}))
+    w = create_window(None)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()
+
+
+def wait(qtbot, predicate, seconds: float, what: str) -> None:
+    deadline = time.time() + seconds
+    while not predicate():
+        assert time.time() < deadline, what
+        qtbot.wait(50)
+
+
+def test_download_use_and_chat(qtbot, window, hub):
+    from assistant.ui.models_window import ModelsWindow
+
+    w = window
+    dlg = ModelsWindow(w)
+    qtbot.addWidget(dlg)
+    assert dlg.hardware.text().startswith("This computer:")
+    assert dlg.table.topLevelItemCount() >= 8
+    dlg.select(ENTRY)
+    assert dlg.current["id"] == ENTRY and dlg.download_btn.isEnabled()
+    assert not dlg.use_btn.isEnabled()
+    values: list[int] = []
+    dlg.bar.valueChanged.connect(values.append)
+    dlg.download_btn.click()
+    wait(qtbot, lambda: dlg._job is None, 60, "the download")
+    assert dlg.status.text().startswith("Downloaded and verified"), dlg.status.text()
+    assert values and max(values) == 1000, "progress was shown"
+    assert dlg.use_btn.isEnabled() and dlg.download_btn.text() == "Downloaded"
+    dlg.use_btn.click()
+    assert w.settings.model.path.endswith("qwen2.5-0.5b-instruct-q4_k_m.gguf")
+    wait(qtbot, lambda: w.model_info.get("name") == ENTRY, 60, "the new model to load")
+    w.submit("What is the capital of France?")
+    wait(qtbot, lambda: w.streaming is None and w.conversation_id is not None, 60, "an answer")
+    assert w.store.thread(w.conversation_id)[-1].content.strip()
+
+
+def test_cancel_keeps_a_partial_download(qtbot, window, hub):
+    from assistant.ui.models_window import ModelsWindow
+
+    dlg = ModelsWindow(window)
+    qtbot.addWidget(dlg)
+    dlg.select(ENTRY)
+    dlg.download_btn.click()
+    dlg.cancel_download()
+    wait(qtbot, lambda: dlg._job is None, 60, "the download to stop")
+    assert "stopped" in dlg.status.text() and "resume" in dlg.status.text()
+    assert (
+        "will be resumed" in dlg.summary.text()
+        or not (window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf.part").exists()
+    )
+    assert not (window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf").exists()
