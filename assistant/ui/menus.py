@@ -47,6 +47,7 @@ def build_menus(w: MainWindow) -> QMenu:
     tools = w.menuBar().addMenu("&Settings")
     act(tools, "Settings…", w.settings_actions.open_settings, "Ctrl+,")
     act(tools, "Persona…", w.settings_actions.edit_persona)
+    act(tools, "Get models…", w.settings_actions.open_models_window, "Ctrl+Shift+G")
     models = tools.addMenu("Model")
     models.aboutToShow.connect(w.settings_actions.fill_models_menu)
     return models
