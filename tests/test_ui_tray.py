@@ -129,7 +129,7 @@ def test_tray_menu_and_global_hotkeys(tray_host, sound_server, assistant_home, t
         xdo("key", "Escape")
 
         # Hold-to-talk: hold Ctrl+Alt+V, speak, let go: the transcript is asked.
-        text = "What is the capital of Germany?"
+        text = "Please tell me what the weather will be like in Paris tomorrow morning."
         wav = speak(text, tmp_path / "q.wav", "en-us", 150)
         wait(lambda: "speech model" in log.read_text(), 60, "the speech model to preload", app)
         xdo("keydown", "ctrl+alt+v")
@@ -144,7 +144,7 @@ def test_tray_menu_and_global_hotkeys(tray_host, sound_server, assistant_home, t
             con = sqlite3.connect(assistant_home / "data" / "history.sqlite3")
             rows = con.execute(
                 "SELECT q.content FROM messages q JOIN messages a ON a.parent_id = q.id "
-                "WHERE q.role = 'user' AND a.status = 'complete' AND q.content LIKE '%Germany%'"
+                "WHERE q.role = 'user' AND a.status = 'complete' AND q.content LIKE '%weather%'"
             ).fetchall()
             con.close()
             return rows[0][0] if rows else None
