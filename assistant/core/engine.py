@@ -373,8 +373,12 @@ def recommended_sampling(info: gguf_file.GGUFInfo) -> dict[str, float]:
     return rec
 
 
-def open_engine(settings: ModelSettings, path: str | Path | None = None) -> ChatEngine:
-    """Load a model; every failure comes out as a ModelError with a next step."""
+def open_engine(settings: ModelSettings, path: str | Path | None = None) -> Any:
+    """Load a model (or connect to model.remote_url); failures are ModelErrors."""
+    if settings.remote_url and path is None:
+        from assistant.core.remote_engine import RemoteEngine
+
+        return RemoteEngine(settings)
     try:
         return ChatEngine(settings, path)
     except ModelError:

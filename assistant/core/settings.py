@@ -54,6 +54,22 @@ class ModelSettings(_Section):
     chat_template: str | None = Field(
         None, description="override: 'chatml' or Jinja template text; empty = from the GGUF"
     )
+    remote_url: str | None = Field(
+        None,
+        description="an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) instead of "
+        "a local model; empty = local",
+    )
+    remote_model: str | None = Field(None, description="the server's model id; empty = its first")
+    remote_api_key: str | None = Field(
+        None, description="bearer token for the server (or ASSISTANT_REMOTE_API_KEY)"
+    )
+
+    @field_validator("remote_url")
+    @classmethod
+    def _remote(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"https?://\S+", v.strip()):
+            raise ValueError("must start with http:// or https://")
+        return v.strip() or None if v else None
 
 
 # Used when neither the settings nor the model recommend a value.
