@@ -63,6 +63,12 @@ def test_a_failure_on_the_cpu_too_is_reported(info):
         load_offloaded(info, -1, load, has_gpu=True)
 
 
+def test_cpu_only_on_a_gpu_build_says_nothing(info):
+    calls: list[int] = []
+    _, off = load_offloaded(info, 0, gpu_with_room_for(99, calls), has_gpu=True)
+    assert calls == [0] and off.used == 0 and off.note == ""
+
+
 def test_a_cpu_build_loads_on_the_cpu(info):
     calls: list[int] = []
     _, off = load_offloaded(info, -1, gpu_with_room_for(99, calls), has_gpu=False)

@@ -82,7 +82,6 @@ def cmd_download(args: argparse.Namespace) -> int:
     from assistant.core.downloads import download
     from assistant.core.errors import AssistantError
     from assistant.core.paths import get_paths
-    from assistant.core.settings import load_settings, save_settings, set_value
 
     entry = next((e for e in load_catalog() if e.id == args.id), None)
     if entry is None:
@@ -113,8 +112,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     print("", file=sys.stderr)
     print(f"Downloaded and verified: {path}")
     if args.use:
-        save_settings(set_value(load_settings(), "model.path", str(path)))
-        print("It is now the chat model.")
+        _use(path)
     else:
         print(f"Use it with: assistant settings set model.path {path}")
     return 0
@@ -158,7 +156,6 @@ def register_files(ms: argparse._SubParsersAction) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     from assistant.core.model_files import import_model
     from assistant.core.paths import get_paths
-    from assistant.core.settings import load_settings, save_settings, set_value
 
     path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
     params = f", {info.size_label}" if info.size_label else ""
@@ -167,8 +164,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         f"context {info.context_length or '?'}, chat template: {'yes' if info.chat_template else 'no'}"
     )
     if args.use:
-        save_settings(set_value(load_settings(), "model.path", str(path)))
-        print("It is now the chat model.")
+        _use(path)
     return 0
 
 
@@ -184,3 +180,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
         save_settings(set_value(settings, "model.path", None))
         print("It was the chat model; the starter model is used until you pick another.")
     return 0
+
+
+def _use(path: Path) -> None:
+    from assistant.core.settings import load_settings, save_settings, set_value
+
+    save_settings(set_value(load_settings(), "model.path", str(path)))
+    print("It is now the chat model.")

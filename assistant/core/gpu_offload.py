@@ -74,6 +74,8 @@ def load_offloaded(
             last = e
             continue
         if n == tries[0]:
+            if n == 0:  # CPU only was asked for
+                return model, Offload(requested, 0, total, "")
             where = "all layers" if requested < 0 or n >= total > 0 else f"{n} layers"
             return model, Offload(requested, n, total, f"On the GPU: {where}.")
         of = f" of {total}" if total else ""

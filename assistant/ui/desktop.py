@@ -105,7 +105,7 @@ class Desktop(QObject):
         self._hint_without_tray()
 
     def _hint_without_tray(self) -> None:
-        if self.tray is None and not self.window.isVisible() and not text_in(self.quick):
+        if self.tray is None and not self.window.isVisible() and self.quick.job is None:
             # Without a tray the app would otherwise linger unseen after Esc.
             self.quick.status.setText(
                 "No tray here: after Esc the assistant keeps running for your shortcut; "
@@ -193,7 +193,3 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
-
-
-def text_in(quick: QuickPrompt) -> bool:
-    return bool(quick.answer or quick.job is not None or quick.status.text())
