@@ -235,3 +235,33 @@ def test_sampling_defaults_follow_the_model(engine, tmp_path):
         assert eng.recommended == {"temperature": 0.5}
     finally:
         eng.close()
+
+
+def test_a_models_own_settings_are_used_when_it_loads(starter_gguf, tmp_path, greedy):
+    import shutil
+
+    from assistant.core.settings import ModelOverrides
+
+    other = tmp_path / "other.gguf"
+    shutil.copyfile(starter_gguf, other)
+    settings = ModelSettings(
+        n_ctx=2048,
+        n_threads=2,
+        per_model={
+            starter_gguf.name: ModelOverrides(n_ctx=768, n_threads=1, chat_template="chatml")
+        },
+    )
+    eng = ChatEngine(settings, starter_gguf)
+    try:
+        d = eng.describe()
+        assert (d["n_ctx"], d["threads"], d["chat_template"]) == (768, 1, "built-in chatml")
+        texts, done, _ = collect(eng.stream(ask("What is the capital of France?"), greedy))
+        assert "Paris" in "".join(texts) and done.finish_reason in ("stop", "length")
+    finally:
+        eng.close()
+    eng = ChatEngine(settings, other)  # same weights, another file name: the shared values
+    try:
+        d = eng.describe()
+        assert (d["n_ctx"], d["threads"]) == (2048, 2) and d["chat_template"] != "built-in chatml"
+    finally:
+        eng.close()

@@ -43,3 +43,35 @@ def test_an_unsupported_architecture_or_a_non_gguf_is_refused_and_not_copied(
     assert not (assistant_home / "data" / "models").exists() or not any(
         (assistant_home / "data" / "models").iterdir()
     )
+
+
+def test_a_models_own_settings_from_the_cli(starter_gguf, assistant_home):
+    name = starter_gguf.name
+    r = run_cli("models", "settings", name, "--context", "256", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "context: 256  (this model)" in r.stdout
+    assert "gpu layers: all (-1)  (model.n_gpu_layers)" in r.stdout
+    saved = json.loads(run_cli("settings", "show").stdout)["model"]
+    assert saved["per_model"] == {
+        name: {"n_ctx": 256, "n_threads": 1, "n_gpu_layers": None, "chat_template": None}
+    }
+    assert saved["n_ctx"] == 4096  # the other models keep theirs
+    # The starter model now loads with 256 tokens: a long question no longer fits.
+    question = "Please summarise this: " + "the quick brown fox jumps over the lazy dog " * 40
+    r = run_cli("ask", "--no-save", question)
+    assert r.returncode == 1 and "context" in r.stderr.lower(), r.stderr
+    assert "Traceback" not in r.stderr
+
+    r = run_cli("models", "settings", name, "--gpu-layers", "lots")
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("error: Invalid --gpu-layers 'lots'")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+    r = run_cli("models", "settings", name, "--context", "default", "--json")
+    rows = json.loads(r.stdout)["settings"]
+    assert rows["n_ctx"] == {"value": 4096, "own": False}
+    assert rows["n_threads"] == {"value": 1, "own": True}
+    r = run_cli("ask", "--no-save", "--json", question)
+    assert r.returncode == 0, r.stderr
+    run_cli("models", "settings", name, "--reset")
+    assert json.loads(run_cli("settings", "show").stdout)["model"]["per_model"] == {}

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from pydantic import ValidationError
 
 from assistant.core.errors import SettingsError
 from assistant.core.paths import get_paths
@@ -83,3 +84,40 @@ def test_set_value_validates():
         set_value(Settings(), "model.nope", 1)
     with pytest.raises(SettingsError, match="Unknown setting"):
         set_value(Settings(), "model", 1)
+
+
+def test_a_models_own_values_apply_to_that_file_only():
+    from assistant.core.settings import ModelSettings
+
+    m = ModelSettings.model_validate(
+        {
+            "n_ctx": 4096,
+            "n_threads": 4,
+            "per_model": {
+                "big.gguf": {"n_ctx": 16384, "n_gpu_layers": 20, "chat_template": "chatml"},
+                "empty.gguf": {"n_ctx": None, "chat_template": "  "},
+            },
+        }
+    )
+    big = m.for_file("/models/big.gguf")
+    assert (big.n_ctx, big.n_threads, big.n_gpu_layers, big.chat_template) == (
+        16384,
+        4,  # not its own: the model section's
+        20,
+        "chatml",
+    )
+    other = m.for_file("other.gguf")
+    assert (other.n_ctx, other.n_gpu_layers, other.chat_template) == (4096, -1, None)
+    assert "empty.gguf" not in m.per_model  # nothing of its own is no entry
+    assert big.per_model == {} and other == m.model_copy(update={"per_model": {}})
+
+
+def test_per_model_keys_are_file_names_and_values_are_checked():
+    from assistant.core.settings import ModelSettings
+
+    with pytest.raises(ValidationError, match="file name, without a folder"):
+        ModelSettings.model_validate({"per_model": {"/models/a.gguf": {"n_ctx": 2048}}})
+    with pytest.raises(ValidationError, match="greater than or equal to 256"):
+        ModelSettings.model_validate({"per_model": {"a.gguf": {"n_ctx": 10}}})
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        ModelSettings.model_validate({"per_model": {"a.gguf": {"n_batch": 10}}})

@@ -50,6 +50,7 @@ def test_download_use_and_chat(qtbot, window, hub):
     w = window
     dlg = ModelsWindow(w)
     qtbot.addWidget(dlg)
+    wait(qtbot, lambda: dlg.rows, 30, "the hardware check (on a thread) and the list")
     assert dlg.hardware.text().startswith("This computer:")
     assert dlg.table.topLevelItemCount() >= 8
     dlg.select(ENTRY)
@@ -75,7 +76,9 @@ def test_cancel_keeps_a_partial_download(qtbot, window, hub):
 
     dlg = ModelsWindow(window)
     qtbot.addWidget(dlg)
-    dlg.select(ENTRY)
+    dlg.select(ENTRY)  # before the list is filled: it is selected once it is
+    wait(qtbot, lambda: dlg.current is not None, 30, "the list")
+    assert dlg.current["id"] == ENTRY
     dlg.download_btn.click()
     dlg.cancel_download()
     wait(qtbot, lambda: dlg._job is None, 60, "the download to stop")

@@ -66,3 +66,65 @@ def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistan
         assert w.settings.voice.send_on_release
     finally:
         w.close()
+
+
+def test_context_threads_and_template_can_be_saved_for_one_model(qtbot):
+    from assistant.ui.dialogs import SettingsDialog
+
+    s = Settings.model_validate(
+        {"model": {"n_ctx": 4096, "per_model": {"big.gguf": {"n_ctx": 8192, "n_threads": 3}}}}
+    )
+    dlg = SettingsDialog(s, model_file="/models/big.gguf")
+    qtbot.addWidget(dlg)
+    # The loaded model's own values are shown, and the box says they are its own.
+    assert (dlg.n_ctx.value(), dlg.threads.value()) == (8192, 3)
+    assert dlg.own.isChecked() and dlg.own.text() == "Only for big.gguf"
+    dlg.n_ctx.setValue(16384)
+    dlg.template.setText("chatml")
+    dlg._accept()
+    new = dlg.result_settings
+    assert new is not None and new.model.n_ctx == 4096  # the shared value is untouched
+    own = new.model.per_model["big.gguf"]
+    assert (own.n_ctx, own.n_threads, own.chat_template) == (16384, 3, "chatml")
+
+    # Unticked: the values become the shared ones and the model's own are dropped.
+    dlg = SettingsDialog(new, model_file="/models/big.gguf")
+    qtbot.addWidget(dlg)
+    dlg.own.setChecked(False)
+    dlg._accept()
+    new = dlg.result_settings
+    assert new is not None and new.model.per_model == {}
+    assert (new.model.n_ctx, new.model.n_threads, new.model.chat_template) == (16384, 3, "chatml")
+
+    # No model loaded (or a remote one): no per-model box.
+    dlg = SettingsDialog(Settings())
+    qtbot.addWidget(dlg)
+    assert dlg.own.isHidden()
+
+
+def test_a_running_window_reloads_when_its_models_own_settings_change(
+    qtbot, assistant_home, starter_gguf
+):
+    from assistant.ui.app import create_window
+    from tests.conftest import run_cli
+
+    w = create_window(None)
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
+        assert w.model_info["n_ctx"] == 4096
+        loads: list[str] = []
+        w.engine.worker.loading.connect(loads.append)  # runs on the engine thread
+        # Another model's values: no reload.
+        r = run_cli("models", "settings", "other.gguf", "--context", "1024")
+        assert r.returncode == 0, r.stderr
+        qtbot.waitUntil(lambda: "other.gguf" in w.settings.model.per_model, timeout=10_000)
+        qtbot.wait(1500)
+        assert not loads and w.model_info["n_ctx"] == 4096
+        # The loaded model's: it reloads with them.
+        r = run_cli("models", "settings", starter_gguf.name, "--context", "1024")
+        assert r.returncode == 0, r.stderr
+        qtbot.waitUntil(lambda: w.model_info.get("n_ctx") == 1024, timeout=60_000)
+        assert "1 thread" not in w.model_label.text()
+    finally:
+        w.close()

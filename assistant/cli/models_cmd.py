@@ -1,5 +1,5 @@
-"""`assistant models catalog|download|list|import|remove|info`: what to download, getting it,
-what is here, and what a GGUF file is."""
+"""`assistant models catalog|download|list|import|remove|info|settings`: what to download,
+getting it, what is here, what a GGUF file is, and one model's own settings."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(func=cmd_info)
     register_downloads(ms)
     register_files(ms)
+    register_settings(ms)
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -55,12 +56,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         "file_size": info.file_size,
         "has_chat_template": info.chat_template is not None,
     }
+    own = _own_settings(info.path.name)
     if args.json:
         data["chat_template"] = info.chat_template
+        data["own_settings"] = own
         print(json.dumps(data, indent=2))
         return 0
     for key, value in data.items():
         print(f"{key.replace('_', ' '):>17}: {value if value is not None else '—'}")
+    if own:
+        shown = ", ".join(f"{k} {_show(k, v)}" for k, v in own.items())
+        print(f"{'own settings':>17}: {shown}")
     return 0
 
 
@@ -176,9 +182,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
     path = remove_model(args.name, get_paths().models_dir)
     print(f"Deleted {path}")
     settings = load_settings()
+    settings.model.per_model.pop(path.name, None)  # its own settings go with it
     if settings.model.path and Path(settings.model.path) == path:
-        save_settings(set_value(settings, "model.path", None))
+        settings = set_value(settings, "model.path", None)
         print("It was the chat model; the starter model is used until you pick another.")
+    save_settings(settings)
     return 0
 
 
@@ -187,3 +195,98 @@ def _use(path: Path) -> None:
 
     save_settings(set_value(load_settings(), "model.path", str(path)))
     print("It is now the chat model.")
+
+
+OPTIONS = {  # flag -> ModelOverrides field
+    "context": "n_ctx",
+    "threads": "n_threads",
+    "gpu_layers": "n_gpu_layers",
+    "chat_template": "chat_template",
+}
+
+
+def register_settings(ms: argparse._SubParsersAction) -> None:
+    st = ms.add_parser(
+        "settings",
+        help="one model's own context, threads, GPU layers and chat template",
+        description="Values given here apply to this model only; the model.* settings "
+        "apply to the others. 'default' puts one value back to model.*.",
+    )
+    st.add_argument("name", help="the model's file name or path (see `assistant models list`)")
+    st.add_argument("--context", metavar="TOKENS", help="context window")
+    st.add_argument("--threads", metavar="N", help="CPU threads")
+    st.add_argument("--gpu-layers", metavar="N", help="layers on the GPU; -1 = all, 0 = CPU")
+    st.add_argument("--chat-template", metavar="T", help="'chatml' or Jinja template text")
+    st.add_argument("--reset", action="store_true", help="forget all of this model's own values")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_settings)
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from assistant.core.errors import SettingsError
+    from assistant.core.settings import ModelOverrides, load_settings, save_settings
+
+    name = Path(args.name).name
+    settings = load_settings()
+    own = settings.model.per_model.get(name, ModelOverrides()).model_dump()
+    changes = {f: getattr(args, flag) for flag, f in OPTIONS.items()}
+    changes = {f: v for f, v in changes.items() if v is not None}
+    if args.reset:
+        own = dict.fromkeys(own)
+    for field, text in changes.items():
+        own[field] = None if text.strip().lower() in ("default", "") else text
+    if args.reset or changes:
+        try:
+            settings.model.per_model[name] = ModelOverrides.model_validate(own)
+            settings = settings.model_validate(settings.model_dump())
+        except ValidationError as e:
+            first = e.errors()[0]
+            flag = next(k for k, f in OPTIONS.items() if f == first["loc"][-1])
+            raise SettingsError(
+                f"Invalid --{flag.replace('_', '-')} {own[first['loc'][-1]]!r}: "
+                f"{str(first['msg']).removeprefix('Value error, ')}.",
+                "Give a number, or 'default' to use the model.* setting.",
+            ) from e
+        save_settings(settings)
+    effective = settings.model.for_file(name)
+    mine = settings.model.per_model.get(name)
+    rows = {
+        f: {
+            "value": getattr(effective, f),
+            "own": mine is not None and getattr(mine, f) is not None,
+        }
+        for f in OPTIONS.values()
+    }
+    if args.json:
+        print(json.dumps({"name": name, "settings": rows}, indent=2))
+        return 0
+    print(f"{name}:")
+    for flag, f in OPTIONS.items():
+        value = rows[f]["value"]
+        where = "this model" if rows[f]["own"] else f"model.{f}"
+        print(f"  {flag.replace('_', ' '):>13}: {_show(f, value)}  ({where})")
+    if changes or args.reset:
+        print("A running window reloads the model when it is the one in use.")
+    return 0
+
+
+def _own_settings(name: str) -> dict:
+    from assistant.core.errors import AssistantError
+    from assistant.core.settings import load_settings
+
+    try:
+        own = load_settings().model.per_model.get(name)
+    except AssistantError:
+        return {}
+    return own.model_dump(exclude_none=True) if own else {}
+
+
+def _show(field: str, value: object) -> str:
+    if value is None:
+        return {"n_threads": "all cores", "chat_template": "from the model file"}.get(field, "—")
+    if field == "n_gpu_layers" and value == -1:
+        return "all (-1)"
+    text = " ".join(str(value).split())
+    return text if len(text) <= 40 else f"{text[:37]}…"

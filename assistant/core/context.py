@@ -45,5 +45,6 @@ def choose_cut(
         return cut, n
     raise ContextOverflowError(
         f"The message is too long for the context window ({n} tokens, room for {budget}).",
-        "Shorten it, or raise model.n_ctx in settings.",
+        "Shorten it, or raise the context length: model.n_ctx in settings, or "
+        "`assistant models settings FILE --context N` for this model alone.",
     )

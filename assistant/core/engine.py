@@ -54,8 +54,9 @@ def default_threads() -> int:
 
 class ChatEngine:
     def __init__(self, settings: ModelSettings | None = None, path: str | Path | None = None):
-        self.settings = settings or ModelSettings()
-        self.path = resolve_model_path(path if path is not None else self.settings.path)
+        settings = settings or ModelSettings()
+        self.path = resolve_model_path(path if path is not None else settings.path)
+        self.settings = settings.for_file(self.path)  # this model's own context, threads…
         self.info = gguf_file.inspect(self.path)
         self.n_threads = self.settings.n_threads or default_threads()
         self.llm, self.offload = load_offloaded(

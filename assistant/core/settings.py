@@ -38,6 +38,23 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class ModelOverrides(_Section):
+    """One model's own values; empty = the model section's value."""
+
+    n_ctx: int | None = Field(None, ge=256, le=1_048_576, description="context window in tokens")
+    n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads")
+    n_gpu_layers: int | None = Field(None, ge=-1, description="layers on the GPU; -1 = all")
+    chat_template: str | None = Field(None, description="'chatml' or Jinja template text")
+
+    @field_validator("chat_template")
+    @classmethod
+    def _blank(cls, v: str | None) -> str | None:
+        return v if v and v.strip() else None
+
+
+OVERRIDABLE = tuple(ModelOverrides.model_fields)
+
+
 class ModelSettings(_Section):
     path: str | None = Field(
         None, description="GGUF file or a folder of them; empty means the bundled starter model"
@@ -63,6 +80,26 @@ class ModelSettings(_Section):
     remote_api_key: str | None = Field(
         None, description="bearer token for the server (or ASSISTANT_REMOTE_API_KEY)"
     )
+    per_model: dict[str, ModelOverrides] = Field(
+        default_factory=dict,
+        description="by GGUF file name: that model's own context, threads, GPU layers, template",
+    )
+
+    def for_file(self, path: str | Path) -> ModelSettings:
+        """The values that apply to one model file: its own where set, else these."""
+        own = self.per_model.get(Path(path).name)
+        update: dict[str, Any] = {"per_model": {}}
+        if own is not None:
+            update |= own.model_dump(exclude_none=True)
+        return self.model_copy(update=update)
+
+    @field_validator("per_model")
+    @classmethod
+    def _file_names(cls, v: dict[str, ModelOverrides]) -> dict[str, ModelOverrides]:
+        for name in v:
+            if not name or Path(name).name != name:
+                raise ValueError(f"'{name}' must be a model's file name, without a folder")
+        return {k: o for k, o in v.items() if o.model_dump(exclude_none=True)}
 
     @field_validator("remote_url")
     @classmethod

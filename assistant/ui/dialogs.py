@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,12 +43,16 @@ class SettingsDialog(QDialog):
         settings: Settings,
         recommended: dict[str, float] | None = None,
         parent: QWidget | None = None,
+        model_file: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         rec = {**SAMPLING_FALLBACK, **(recommended or {})}
         self._settings = settings
-        m, g = settings.model, settings.generation
+        # The loaded model's file name: its own values are shown and can be saved for it.
+        self._model_name = Path(model_file).name if model_file else None
+        g = settings.generation
+        m = settings.model.for_file(self._model_name) if self._model_name else settings.model
         form = QFormLayout()
         self.path = QLineEdit(m.path or "")
         self.path.setPlaceholderText("starter model")
@@ -65,6 +71,17 @@ class SettingsDialog(QDialog):
         self.gpu = self._int(m.n_gpu_layers, -1, 1000, "GPU layers")
         self.gpu.setSpecialValueText("all")
         form.addRow("GPU layers (needs a GPU build)", self.gpu)
+        self.template = QLineEdit(m.chat_template or "")
+        self.template.setPlaceholderText("from the model file")
+        self.template.setAccessibleName("Chat template")
+        self.template.setToolTip("'chatml', or Jinja template text; empty = the model's own")
+        form.addRow("Chat template", self.template)
+        self.own = QCheckBox(f"Only for {self._model_name}")
+        self.own.setAccessibleName("Only for this model")
+        self.own.setToolTip("Context, threads, GPU layers and template for this model alone")
+        self.own.setChecked(self._model_name in settings.model.per_model)
+        self.own.setVisible(self._model_name is not None)
+        form.addRow("", self.own)
         self.temp_auto = QCheckBox("model's recommendation")
         self.temp = self._float(
             g.temperature if g.temperature is not None else rec["temperature"], 0, 2, "Temperature"
@@ -172,12 +189,19 @@ class SettingsDialog(QDialog):
         from pydantic import ValidationError
 
         data = self._settings.model_dump()
-        data["model"].update(
-            path=self.path.text().strip() or None,
-            n_ctx=self.n_ctx.value(),
-            n_threads=self.threads.value() or None,
-            n_gpu_layers=self.gpu.value(),
-        )
+        per_model = {
+            "n_ctx": self.n_ctx.value(),
+            "n_threads": self.threads.value() or None,
+            "n_gpu_layers": self.gpu.value(),
+            "chat_template": self.template.text().strip() or None,
+        }
+        data["model"]["path"] = self.path.text().strip() or None
+        own = data["model"]["per_model"]
+        if self._model_name and self.own.isChecked():
+            own[self._model_name] = per_model
+        else:
+            own.pop(self._model_name, None)
+            data["model"].update(per_model)
         data["generation"].update(
             temperature=None if self.temp_auto.isChecked() else self.temp.value(),
             top_p=None if self.top_p_auto.isChecked() else self.top_p.value(),

@@ -359,7 +359,8 @@ class MainWindow(QMainWindow):
             self.ptt.preload()
         self.hide_banner("model")
         threads = info["threads"]
-        self.model_label.setText(f"{info['name']} · {threads} thread{'s' if threads != 1 else ''}")
+        where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
+        self.model_label.setText(f"{info['name']} · {where}")
         if self.streaming is not None:
             self.streaming.set_note("")
         elif not self.ctx_label.text().startswith("context ") or "—" in self.ctx_label.text():

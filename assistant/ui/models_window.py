@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BADGE = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit"}
+BADGE = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit", "unknown": "?"}
 
 
 class _Download(QObject):
@@ -36,6 +36,12 @@ class _Download(QObject):
     progress = Signal(int, int)
     done = Signal(str)  # the file's path
     failed = Signal(str)
+
+
+class _Detect(QObject):
+    """The hardware, found on a thread: `nvidia-smi` can take seconds."""
+
+    found = Signal(object, object)  # Hardware | None, error text | None
 
 
 class ModelsWindow(QDialog):
@@ -74,20 +80,38 @@ class ModelsWindow(QDialog):
         col.addLayout(row)
         self._cancel: CancelToken | None = None
         self._job: _Download | None = None
-        self._fill()
+        self.rows: dict[str, dict] = {}
+        self._pending: str | None = None  # selected before the list was filled
+        self.hardware.setText("Looking at this computer…")
+        self._detect = _Detect(self)
+        self._detect.found.connect(self._fill)
+        threading.Thread(target=self._find_hardware, name="hardware", daemon=True).start()
 
     # -- the list ------------------------------------------------------------------
 
-    def _fill(self) -> None:
-        from assistant.core.catalog import gb, load_catalog, with_fit
+    def _find_hardware(self) -> None:
         from assistant.core.hardware import detect
 
         try:
-            hw = detect()
-            rows = with_fit(load_catalog(), hw)
+            self._detect.found.emit(detect(), None)
+        except Exception as e:  # the catalog still shows, without badges' reasons
+            log.exception("hardware detection failed")
+            self._detect.found.emit(None, f"Could not look at this computer: {e}.")
+
+    def _fill(self, hw, error: str | None) -> None:  # hw: Hardware | None
+        from assistant.core.catalog import gb, load_catalog, with_fit
+        from assistant.core.hardware import Hardware
+
+        try:
+            rows = with_fit(load_catalog(), hw or Hardware(ram_mb=0, cpu_cores=1))
         except AssistantError as e:
-            self.status.setText(str(e))
-            rows, hw = [], None
+            error, rows = str(e), []
+        if hw is None:  # no badge rather than a wrong one
+            for r in rows:
+                r.update(badge="unknown", reason=f"needs about {gb(r['need_mb'])} of memory")
+        if error:
+            self.status.setText(error)
+            self.hardware.setText("")
         if hw is not None:
             gpu = ", ".join(f"{g.name} ({gb(g.vram_mb)})" for g in hw.gpus) or "no GPU"
             self.hardware.setText(
@@ -105,9 +129,10 @@ class ModelsWindow(QDialog):
         if rows:  # the best that fits: the biggest with a "fits" badge, else the first
             fitting = [r for r in rows if r["badge"] == "fits"]
             best = max(fitting, key=lambda r: r["size_mb"]) if fitting else rows[0]
-            self.select(best["id"])
+            self.select(self._pending or best["id"])
 
     def select(self, model_id: str) -> None:
+        self._pending = None if self.rows else model_id
         for i in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(i)
             if item.data(0, Qt.ItemDataRole.UserRole) == model_id:

@@ -48,7 +48,7 @@ class SettingsActions:
             return
         if new == w.settings:
             return
-        reload_model = new.model != w.settings.model
+        reload_model = self.model_changed(w.settings, new)
         self._apply(new)
         w.hide_banner("settings")  # a file that was broken at start is fixed now
         if reload_model:
@@ -58,14 +58,24 @@ class SettingsActions:
     def open_settings(self) -> None:
         w = self.w
         self.reload_from_disk()  # edit what is on disk, not an older copy
-        dlg = SettingsDialog(w.settings, w.model_info.get("recommended", {}), w)
+        local = w.model_info.get("architecture") != "remote"
+        model_file = w.model_info.get("path") if local else None
+        dlg = SettingsDialog(w.settings, w.model_info.get("recommended", {}), w, model_file)
         if not dlg.exec() or dlg.result_settings is None:
             return
         new = dlg.result_settings
-        reload_model = new.model != w.settings.model
+        reload_model = self.model_changed(w.settings, new)
         self.save(new)
         if reload_model:
             self.reload_model(new)
+
+    def model_changed(self, old: Settings, new: Settings) -> bool:
+        """Whether the loaded model must reload: another model, or its own values changed
+        (another model's per-model values do not count)."""
+        loaded = self.w.model_info.get("path")
+        if not loaded or self.w.model_info.get("architecture") == "remote":
+            return new.model != old.model
+        return new.model.for_file(loaded) != old.model.for_file(loaded)
 
     def reload_model(self, new: Settings) -> None:
         self.w.model_label.setText("Loading model…")
