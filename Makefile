@@ -65,6 +65,7 @@ bench: setup
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/gui_latency.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         history_cmd,
         memory_cmd,
         models_cmd,
+        serve_cmd,
         settings_cmd,
         voice_cmd,
     )
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(sub)
     desktop_cmd.register(sub)
     models_cmd.register(sub)
+    serve_cmd.register(sub)
     return p
 
 

@@ -45,6 +45,10 @@ class Paths:
         return self.cache_dir / "logs"
 
     @property
+    def api_token_file(self) -> Path:
+        return self.config_dir / "api-token"
+
+    @property
     def instance_socket(self) -> Path:
         """Where the running app listens for `assistant quick` and a second start.
 

@@ -240,6 +240,13 @@ class DesktopSettings(_Section):
         return self
 
 
+class ApiSettings(_Section):
+    enabled: bool = Field(
+        False, description="serve an OpenAI-compatible API on 127.0.0.1 while the app runs"
+    )
+    port: int = Field(8765, ge=1024, le=65535, description="its port, on 127.0.0.1 only")
+
+
 class Settings(_Section):
     schema_version: int = SCHEMA_VERSION
     model: ModelSettings = Field(default_factory=ModelSettings)
@@ -248,6 +255,7 @@ class Settings(_Section):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     desktop: DesktopSettings = Field(default_factory=DesktopSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
 
 def _msg(error: Any) -> str:

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from assistant.core.settings import Settings
+from assistant.ui.api_control import ApiControl
 from assistant.ui.global_hotkeys import GlobalHotkeys
 from assistant.ui.quick_prompt import QuickPrompt
 from assistant.ui.single_instance import InstanceServer
@@ -29,6 +30,7 @@ class Desktop(QObject):
         self.quick = QuickPrompt(window)
         self.tray: Tray | None = None
         self.hotkeys = GlobalHotkeys(self)
+        self.api = ApiControl(window)
         self.problems: list[str] = []
         self._told_tray = False
 
@@ -65,6 +67,9 @@ class Desktop(QObject):
         problems += self.hotkeys.register(
             {"quick_prompt": d.quick_prompt_hotkey, "push_to_talk": d.push_to_talk_hotkey}
         )
+        self.api.apply(settings)
+        if self.tray is not None:
+            self.tray.set_api(self.api.running)
         self.problems = problems
         for p in problems:
             log.warning("%s", p)
@@ -129,8 +134,16 @@ class Desktop(QObject):
         self.show_window()
         QTimer.singleShot(0, self.window.settings_actions.open_settings)
 
+    def toggle_api(self) -> None:
+        """The tray's "API server" item: turns api.enabled on or off."""
+        w = self.window
+        new = w.settings.model_copy(deep=True)
+        new.api.enabled = not new.api.enabled
+        w.settings_actions.save(new)  # -> settings_changed -> apply_settings
+
     def quit(self) -> None:
         self.quitting = True
+        self.api.stop()  # before the engine thread ends: cancels what the API runs
         self.hotkeys.close()
         self.quick.hide()
         if self.tray is not None:
@@ -183,6 +196,7 @@ class Desktop(QObject):
             self.tray.notify("Answer ready", shorten(text, 200) or "An answer is ready.")
 
     def close(self) -> None:
+        self.api.stop()
         self.hotkeys.close()
         self.server.close()
 

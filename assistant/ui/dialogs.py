@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -128,6 +130,7 @@ class SettingsDialog(QDialog):
         form.addRow("Quick prompt hotkey", self.quick_key)
         self.ptt_key = self._hotkey(desk.push_to_talk_hotkey, "Push-to-talk hotkey")
         form.addRow("Push-to-talk hotkey (hold)", self.ptt_key)
+        self._api_rows(form, settings)
         self.error = QLabel("")
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -141,6 +144,43 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(buttons)
         self.result_settings: Settings | None = None
+
+    def _api_rows(self, form: QFormLayout, settings: Settings) -> None:
+        api = settings.api
+        self.api_on = self._check("Serve an OpenAI-compatible API on 127.0.0.1", api.enabled)
+        self.api_on.setToolTip("Editors, scripts and agents on this computer can use the model")
+        self.api_port = self._int(api.port, 1024, 65535, "API port")
+        form.addRow("API server", self._pair(self.api_on, self.api_port))
+        self.api_token = QLineEdit()
+        self.api_token.setReadOnly(True)
+        self.api_token.setAccessibleName("API key")
+        self.api_token.setPlaceholderText("made when the server first starts")
+        copy = QPushButton("Copy")
+        copy.clicked.connect(lambda: QApplication.clipboard().setText(self.api_token.text()))
+        new = QPushButton("New key")
+        new.setToolTip("Programs using the old key must be given the new one")
+        new.clicked.connect(self._new_token)
+        row = QHBoxLayout()
+        for widget in (self.api_token, copy, new):
+            row.addWidget(widget, 1 if widget is self.api_token else 0)
+        form.addRow("API key (bearer token)", row)
+        self._show_token()
+
+    def _show_token(self) -> None:
+        from assistant.core.api_token import ENV, get_token
+        from assistant.core.paths import get_paths
+
+        paths = get_paths()
+        if os.environ.get(ENV) or paths.api_token_file.exists() or self.api_on.isChecked():
+            self.api_token.setText(get_token(paths))
+        self.api_token.setToolTip(f"Set by {ENV}" if os.environ.get(ENV) else "")
+
+    def _new_token(self) -> None:
+        from assistant.core.api_token import regenerate_token
+        from assistant.core.paths import get_paths
+
+        regenerate_token(get_paths())  # takes effect at once, like the server's next check
+        self._show_token()
 
     def _int(self, value: int, lo: int, hi: int, name: str, step: int = 1) -> QSpinBox:
         w = QSpinBox()
@@ -216,6 +256,7 @@ class SettingsDialog(QDialog):
         data["voice"].update(
             input_device=self.mic.currentData(), send_on_release=self.send_on_release.isChecked()
         )
+        data["api"].update(enabled=self.api_on.isChecked(), port=self.api_port.value())
         data["desktop"].update(
             close_to_tray=self.close_to_tray.isChecked(),
             quick_prompt_hotkey=self.quick_key.text().strip() or None,

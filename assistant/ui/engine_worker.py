@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Job:
-    """One answer to produce. ``action``: send | regenerate | edit | prefill | sync."""
+    """One answer to produce. ``action``: send | regenerate | edit | prefill | sync | api."""
 
     id: int
     action: str
@@ -43,6 +43,7 @@ class Job:
     message_id: int | None = None
     documents_only: bool = False
     cancel: CancelToken = field(default_factory=CancelToken)
+    task: Any = None  # for "api": (core.engine_runner Task, ChunkStream)
 
 
 class EngineWorker(QObject):
@@ -117,6 +118,11 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def run(self, job: Job) -> None:
+        if job.action == "api":  # an API request: queued here like the window's own
+            from assistant.core.engine_runner import run_task
+
+            run_task(self._engine, *job.task)
+            return
         if job.action == "sync":
             self._sync()
             return
@@ -229,6 +235,10 @@ class EngineThread(QObject):
         self.current = job
         self.request_run.emit(job)
         return job
+
+    def run_task(self, task: Any, stream: Any) -> None:
+        """From any thread (the API server's): run a task on the engine thread, in turn."""
+        self.request_run.emit(Job(0, "api", 0, task=(task, stream)))
 
     def prefill(self, conversation_id: int, draft: str) -> None:
         """While the user types: evaluate the prompt so far, so sending is quick."""

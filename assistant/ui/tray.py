@@ -1,4 +1,4 @@
-"""The system-tray icon: Open, Quick prompt, Push-to-talk, Settings, Quit.
+"""The system-tray icon: Open, Quick prompt, Push-to-talk, Settings, API server, Quit.
 
 Its colour says what the assistant is doing (listening, answering). A click
 opens the quick prompt. Some desktops have no tray (GNOME without an
@@ -43,6 +43,7 @@ class Tray(QObject):
             ("quick", "Quick prompt", desktop.quick_prompt),
             ("ptt", "Push-to-talk", desktop.toggle_talk),
             ("settings", "Settings…", desktop.open_settings),
+            ("api", "API server", desktop.toggle_api),
             (None, None, None),
             ("quit", "Quit", desktop.quit),
         ):
@@ -54,6 +55,8 @@ class Tray(QObject):
             action.triggered.connect(lambda _checked=False, f=slot: f())
             self.actions[key] = action
         self.actions["ptt"].setToolTip("Start listening; choose it again to stop and ask")
+        self.actions["api"].setCheckable(True)
+        self.actions["api"].setToolTip("Other programs on this computer may use the model")
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(desktop.notification_clicked)
@@ -89,6 +92,9 @@ class Tray(QObject):
         self.actions["ptt"].setText(
             "Stop listening and ask" if state == "listening" else "Push-to-talk"
         )
+
+    def set_api(self, on: bool) -> None:
+        self.actions["api"].setChecked(on)
 
     def notify(self, title: str, text: str) -> None:
         if self.icon.isVisible() and self.icon.supportsMessages():

@@ -1,0 +1,90 @@
+"""`assistant serve [--port N]`: the local OpenAI-compatible API without the window."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="serve an OpenAI-compatible API on 127.0.0.1 (token required)",
+        description="Serves /v1/models, /v1/chat/completions and /v1/embeddings on "
+        "127.0.0.1 until Ctrl+C. Clients send the printed token as their API key.",
+    )
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: api.port, 8765)")
+    p.add_argument("--new-token", action="store_true", help="replace the token first")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.cli import common
+    from assistant.core.api_server import ApiApp, ApiServer
+    from assistant.core.api_token import ENV, get_token, regenerate_token
+    from assistant.core.embedder import Embedder
+    from assistant.core.engine_runner import ThreadRunner
+    from assistant.core.errors import SettingsError
+    from assistant.core.paths import get_paths
+
+    settings = common.settings()
+    paths = get_paths().ensure()
+    port = args.port if args.port is not None else settings.api.port
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"--port {port} is not a port.", "Give a number from 1024 to 65535.")
+    token = regenerate_token(paths) if args.new_token else get_token(paths)
+    runner = ThreadRunner(None)  # the engine arrives once loaded; until then: 503
+    embedder = Embedder(settings.memory.embedding_model, paths.cache_dir)
+    api = ApiApp(
+        runner,
+        token=lambda: get_token(paths),
+        defaults=lambda: settings.generation,
+        embedder=lambda: embedder,
+    )
+    server = ApiServer(api, port)
+    server.start()  # first: a taken port is said at once, not after the model loads
+    try:
+        print("Loading the model…", file=sys.stderr, flush=True)
+        runner.engine = engine = common.open_engine(settings)
+    except BaseException:
+        server.stop()
+        runner.close()
+        raise
+    # Loaded beside the chat model so the first /v1/embeddings does not wait for torch.
+    threading.Thread(target=_preload, args=(embedder,), name="embedder", daemon=True).start()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    source = f" (from {ENV})" if token == _env_token() else ""
+    print(f"OpenAI-compatible API: {server.base_url}")
+    print(f"API key{source}: {token}")
+    print(f"Models: {engine.name} (chat), {embedder.name} (embeddings)")
+    print("Ctrl+C stops it.", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("Stopping…", file=sys.stderr, flush=True)
+        server.stop()
+        runner.close()
+        engine.close()
+    return 0
+
+
+def _env_token() -> str:
+    import os
+
+    from assistant.core.api_token import ENV
+
+    return os.environ.get(ENV, "").strip()
+
+
+def _preload(embedder: object) -> None:
+    import logging
+
+    try:
+        embedder.load()  # type: ignore[attr-defined]
+    except Exception as e:  # /v1/embeddings reports it when asked
+        logging.getLogger(__name__).warning("embedding model not loaded: %s", e)
