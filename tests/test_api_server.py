@@ -282,3 +282,27 @@ def test_assistant_serve_prints_url_and_token_and_the_client_chats(assistant_hom
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_too_many_waiting_requests_get_429(served, client):
+    server, _, _ = served
+    c, model = client
+    api = server.api
+    api.max_pending = 1
+    story = [SYSTEM, {"role": "user", "content": "Write a very long story about a dragon."}]
+    body = {"model": model, "stream": True, "max_tokens": 600, "messages": story}
+    try:
+        with httpx.stream(
+            "POST", f"{server.base_url}/chat/completions", json=body, headers=_auth(), timeout=60
+        ) as r:
+            lines = r.iter_lines()  # kept: a dropped iterator closes the connection
+            next(lines)
+            with pytest.raises(openai.RateLimitError) as e:
+                c.chat.completions.create(model=model, messages=ask("Italy"))
+            assert e.value.body["code"] == "too_many_pending"
+    finally:
+        api.max_pending = 64
+    assert (
+        "Rome"
+        in c.chat.completions.create(model=model, messages=ask("Italy")).choices[0].message.content
+    )

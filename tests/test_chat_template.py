@@ -74,3 +74,20 @@ def test_resolution_order():
     assert resolve(None, "{{ 'gguf' }}", "", "").render(MSGS) == "gguf"
     assert resolve("{{ 'mine' }}", "{{ 'gguf' }}", "", "").render(MSGS) == "mine"
     assert "chatml" in resolve(None, None, "", "").name
+
+
+def test_a_template_in_settings_is_checked_when_saved():
+    from pydantic import ValidationError
+
+    from assistant.core.settings import ModelOverrides, ModelSettings
+
+    assert ModelOverrides(chat_template=" ChatML ").chat_template == "chatml"
+    assert ModelOverrides(chat_template="  ").chat_template is None
+    ok = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    assert ModelSettings(chat_template=ok).chat_template == ok
+    with pytest.raises(ValidationError, match="'llama3' is not a chat template"):
+        ModelOverrides(chat_template="llama3")  # a name we do not have is not a template
+    with pytest.raises(ValidationError, match="not valid Jinja"):
+        ModelSettings(chat_template="{% bad")
+    with pytest.raises(ValidationError, match="unsafe"):
+        ModelOverrides(chat_template="{{ ().__class__.__base__.__subclasses__() }}")

@@ -106,9 +106,16 @@ def test_cli_download_with_progress_then_chat_with_it(starter_gguf, monkeypatch)
             starter_gguf.read_bytes()
         )
         env = {"HF_ENDPOINT": h.url}
+        h.cut_after = 30 * 2**20  # the connection drops part-way, once
+        r = run_cli("models", "download", "qwen2.5-0.5b-instruct-q4_k_m", env=env)
+        assert r.returncode == 1 and "\nerror: " in r.stderr  # on its own line
         r = run_cli("models", "download", "qwen2.5-0.5b-instruct-q4_k_m", "--use", env=env)
         assert r.returncode == 0, r.stderr
+        assert r.stderr.startswith("Resuming after 30 MB.")
         assert "100%" in r.stderr and "Downloaded and verified" in r.stdout
+        assert h.ranges[-1] == f"bytes={30 * 2**20}-"
+        again = run_cli("models", "download", "qwen2.5-0.5b-instruct-q4_k_m", env=env)
+        assert again.returncode == 0 and again.stdout.startswith("Already here:")
         missing = run_cli("models", "download", "no-such-model", env=env)
         assert missing.returncode == 1 and "No model 'no-such-model'" in missing.stderr
     listed = json.loads(run_cli("models", "list", "--json").stdout)

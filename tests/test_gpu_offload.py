@@ -46,6 +46,7 @@ def test_out_of_gpu_memory_retries_with_fewer_layers(info):
     model, off = load_offloaded(info, -1, gpu_with_room_for(10, calls), has_gpu=True)
     assert calls == [31, 15, 7] and model == "model@7"
     assert off.used == 7 and "loaded with 7 of 31 on the GPU" in off.note
+    assert f"`assistant models settings {info.path.name} --gpu-layers 7`" in off.note
 
 
 def test_falls_back_to_the_cpu_and_says_so(info):

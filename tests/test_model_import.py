@@ -67,6 +67,10 @@ def test_a_models_own_settings_from_the_cli(starter_gguf, assistant_home):
     assert r.stderr.strip().startswith("error: Invalid --gpu-layers 'lots'")
     assert len(r.stderr.strip().splitlines()) == 1
 
+    r = run_cli("models", "settings", name, "--chat-template", "llama3")
+    assert r.returncode == 1 and "'llama3' is not a chat template" in r.stderr, r.stderr
+    assert "llama3" not in run_cli("settings", "show").stdout  # nothing was saved
+
     r = run_cli("models", "settings", name, "--context", "default", "--json")
     rows = json.loads(r.stdout)["settings"]
     assert rows["n_ctx"] == {"value": 4096, "own": False}
@@ -75,3 +79,26 @@ def test_a_models_own_settings_from_the_cli(starter_gguf, assistant_home):
     assert r.returncode == 0, r.stderr
     run_cli("models", "settings", name, "--reset")
     assert json.loads(run_cli("settings", "show").stdout)["model"]["per_model"] == {}
+
+
+def test_a_linked_model_is_listed_used_and_unlinked_not_deleted(
+    starter_gguf, assistant_home, tmp_path
+):
+    import shutil
+
+    elsewhere = tmp_path / "elsewhere" / "mine.gguf"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(starter_gguf, elsewhere)
+    r = run_cli("models", "import", str(elsewhere), "--link")
+    assert r.returncode == 0 and r.stdout.startswith("Linked mine.gguf"), r.stdout + r.stderr
+    link = assistant_home / "data" / "models" / "mine.gguf"
+    assert link.is_symlink() and link.resolve() == elsewhere.resolve()
+    listed = json.loads(run_cli("models", "list", "--json").stdout)
+    assert str(link) in [m["path"] for m in listed]
+    r = run_cli("models", "import", str(elsewhere), "--link", "--use")  # already there: fine
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(run_cli("models", "list", "--json").stdout)
+    assert [m["path"] for m in listed if m["in_use"]] == [str(link)]
+    r = run_cli("models", "remove", "mine.gguf")
+    assert r.returncode == 0 and "the file it pointed to is kept" in r.stdout
+    assert not link.exists() and not link.is_symlink() and elsewhere.exists()

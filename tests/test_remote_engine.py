@@ -98,7 +98,7 @@ def test_streams_an_answer_and_can_be_cancelled(server):
     eng.close()
 
 
-def test_ask_through_the_remote_engine_from_the_cli(server):
+def test_ask_through_the_remote_engine_from_the_cli(server, starter_gguf):
     r = run_cli("settings", "set", "model.remote_url", server)
     assert r.returncode == 0, r.stderr
     refused = run_cli("ask", "Hi", "--json")
@@ -114,6 +114,15 @@ def test_ask_through_the_remote_engine_from_the_cli(server):
     assert out["model"] == "SmolLM2-135M-Instruct.Q4_1" and out["answer"].strip()
     shown = run_cli("history", "show", str(out["conversation_id"]))
     assert out["answer"].strip()[:20] in shown.stdout
+    # The list says where answers come from; picking a local model goes back to local.
+    listed = run_cli("models", "list")
+    assert f"answers come from the server at {server}" in listed.stdout
+    assert not [
+        line for line in listed.stdout.splitlines() if line.startswith("* ") and ".gguf" in line
+    ]
+    r = run_cli("models", "import", str(starter_gguf), "--link", "--use")
+    assert r.returncode == 0 and "model.remote_url" in r.stdout and "was cleared" in r.stdout
+    assert json.loads(run_cli("settings", "show").stdout)["model"]["remote_url"] is None
 
 
 def test_an_unreachable_server_is_one_clear_error():

@@ -63,9 +63,12 @@ def test_download_use_and_chat(qtbot, window, hub):
     assert dlg.status.text().startswith("Downloaded and verified"), dlg.status.text()
     assert values and max(values) == 1000, "progress was shown"
     assert dlg.use_btn.isEnabled() and dlg.download_btn.text() == "Downloaded"
+    assert dlg.table.currentItem().text(0).endswith("(downloaded)")
     dlg.use_btn.click()
     assert w.settings.model.path.endswith("qwen2.5-0.5b-instruct-q4_k_m.gguf")
     wait(qtbot, lambda: w.model_info.get("name") == ENTRY, 60, "the new model to load")
+    wait(qtbot, lambda: "is loaded" in dlg.status.text(), 10, "the dialog to say so")
+    assert dlg.use_btn.text() == "In use" and not dlg.use_btn.isEnabled()
     w.submit("What is the capital of France?")
     wait(qtbot, lambda: w.streaming is None and w.conversation_id is not None, 60, "an answer")
     assert w.store.thread(w.conversation_id)[-1].content.strip()
@@ -83,8 +86,8 @@ def test_cancel_keeps_a_partial_download(qtbot, window, hub):
     dlg.cancel_download()
     wait(qtbot, lambda: dlg._job is None, 60, "the download to stop")
     assert "stopped" in dlg.status.text() and "resume" in dlg.status.text()
+    part = window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf.part"
     assert (
-        "will be resumed" in dlg.summary.text()
-        or not (window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf.part").exists()
-    )
+        "will be resumed" in dlg.summary.text() and dlg.download_btn.text() == "Resume download"
+    ) or not part.exists()
     assert not (window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf").exists()

@@ -140,6 +140,9 @@ def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, t
     try:
         assert desktop.tray is None and desktop.problems == [NO_TRAY]  # offscreen: no tray
         assert window.statusBar().currentMessage() == NO_TRAY
+        window.statusBar().clearMessage()
+        desktop.apply_settings(window.settings)  # e.g. after saving settings
+        assert window.statusBar().currentMessage() == ""  # said once, not at every save
         assert app.quitOnLastWindowClosed() and not window.keep_running()
         desktop.handle({"cmd": "quick", "text": ""})
         assert desktop.quick.isVisible()

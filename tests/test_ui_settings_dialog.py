@@ -86,6 +86,7 @@ def test_context_threads_and_template_can_be_saved_for_one_model(qtbot):
     assert new is not None and new.model.n_ctx == 4096  # the shared value is untouched
     own = new.model.per_model["big.gguf"]
     assert (own.n_ctx, own.n_threads, own.chat_template) == (16384, 3, "chatml")
+    assert own.n_gpu_layers is None  # untouched: still follows model.n_gpu_layers
 
     # Unticked: the values become the shared ones and the model's own are dropped.
     dlg = SettingsDialog(new, model_file="/models/big.gguf")

@@ -34,7 +34,11 @@ def open_memory(store: HistoryStore, s: Settings) -> Any:
 def open_engine(s: Settings, model: str | None = None) -> Any:
     from assistant.core.engine import open_engine as _open
 
-    return _open(s.model, model)
+    engine = _open(s.model, model)
+    note = engine.describe().get("offload_note")
+    if note:  # a GPU fallback, or all layers on the GPU: said once per load
+        print(Dim()(f"[{note}]"), file=sys.stderr)
+    return engine
 
 
 @contextlib.contextmanager

@@ -53,7 +53,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "parameters": info.size_label or None,
         "quantization": info.quantization,
         "context_length": info.context_length,
-        "file_size": info.file_size,
+        "file_size": info.file_size,  # bytes; shown in GB below
         "has_chat_template": info.chat_template is not None,
     }
     own = _own_settings(info.path.name)
@@ -62,6 +62,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         data["own_settings"] = own
         print(json.dumps(data, indent=2))
         return 0
+    data["file_size"] = f"{info.file_size / 2**30:.2f} GB"
     for key, value in data.items():
         print(f"{key.replace('_', ' '):>17}: {value if value is not None else '—'}")
     if own:
@@ -108,13 +109,29 @@ def cmd_download(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    path = download(
-        entry.repo,
-        entry.file,
-        get_paths().models_dir,
-        pinned_sha256=entry.sha256,
-        progress=progress,
-    )
+    models_dir = get_paths().models_dir
+    final = models_dir / entry.file
+    if final.exists():
+        print(f"Already here: {final} (remove it with `assistant models remove` to fetch again)")
+        if args.use:
+            _use(final)
+        return 0
+    part = final.with_name(final.name + ".part")
+    if part.exists():
+        print(f"Resuming after {part.stat().st_size / 2**20:,.0f} MB.", file=sys.stderr)
+    try:
+        path = download(
+            entry.repo, entry.file, models_dir, pinned_sha256=entry.sha256, progress=progress
+        )
+    except KeyboardInterrupt:
+        kept = part.stat().st_size / 2**20 if part.exists() else 0
+        print(
+            f"\nStopped with {kept:,.0f} MB kept: run the same command to resume.", file=sys.stderr
+        )
+        return 130
+    except AssistantError:
+        print("", file=sys.stderr)  # the message starts on its own line, not after the bar
+        raise
     print("", file=sys.stderr)
     print(f"Downloaded and verified: {path}")
     if args.use:
@@ -130,14 +147,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     from assistant.core.paths import get_paths
     from assistant.core.settings import load_settings
 
-    current = load_settings().model.path
+    settings = load_settings()
+    current, remote = settings.model.path, settings.model.remote_url
     found = gguf_files(get_paths().models_dir) if get_paths().models_dir.is_dir() else []
     rows = [{"path": str(p), "size": p.stat().st_size, "starter": False} for p in found]
     sp = starter.CHAT.path()
     if sp is not None:
         rows.insert(0, {"path": str(sp), "size": sp.stat().st_size, "starter": True})
     for r in rows:
-        r["in_use"] = (current == r["path"]) or (not current and r["starter"])
+        local = (current == r["path"]) or (not current and r["starter"])
+        r["in_use"] = local and not remote
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -145,6 +164,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         mark = "*" if r["in_use"] else " "
         tag = " (starter)" if r["starter"] else ""
         print(f"{mark} {Path(r['path']).name}{tag}  {r['size'] / 2**30:.2f} GB  {r['path']}")
+    if remote:
+        print(f"* answers come from the server at {remote} (model.remote_url)")
     return 0
 
 
@@ -160,12 +181,18 @@ def register_files(ms: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from assistant.core.errors import ModelError
     from assistant.core.model_files import import_model
     from assistant.core.paths import get_paths
 
-    path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
+    try:
+        path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
+    except ModelError as e:  # the load hints talk about choosing a model, not importing one
+        hint = e.hint if "already in" in e.message or "disk space" in e.message else ""
+        raise ModelError(e.message, hint or "Import a GGUF chat model file.") from e
     params = f", {info.size_label}" if info.size_label else ""
-    print(f"Imported {path.name}: {info.architecture}{params}, {info.quantization}, ", end="")
+    verb = "Linked" if path.is_symlink() else "Imported"
+    print(f"{verb} {path.name}: {info.architecture}{params}, {info.quantization}, ", end="")
     print(
         f"context {info.context_length or '?'}, chat template: {'yes' if info.chat_template else 'no'}"
     )
@@ -179,8 +206,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
     from assistant.core.paths import get_paths
     from assistant.core.settings import load_settings, save_settings, set_value
 
+    linked = (get_paths().models_dir / args.name).is_symlink()
     path = remove_model(args.name, get_paths().models_dir)
-    print(f"Deleted {path}")
+    print(
+        f"Removed the link {path} (the file it pointed to is kept)" if linked else f"Deleted {path}"
+    )
     settings = load_settings()
     settings.model.per_model.pop(path.name, None)  # its own settings go with it
     if settings.model.path and Path(settings.model.path) == path:
@@ -193,8 +223,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def _use(path: Path) -> None:
     from assistant.core.settings import load_settings, save_settings, set_value
 
-    save_settings(set_value(load_settings(), "model.path", str(path)))
+    settings = set_value(load_settings(), "model.path", str(path))
+    remote = settings.model.remote_url
+    if remote:  # a local pick means the local model: the server would override it
+        settings = set_value(settings, "model.remote_url", None)
+    save_settings(settings)
     print("It is now the chat model.")
+    if remote:
+        print(f"model.remote_url ({remote}) was cleared: answers come from this model now.")
 
 
 OPTIONS = {  # flag -> ModelOverrides field
@@ -247,7 +283,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
             raise SettingsError(
                 f"Invalid --{flag.replace('_', '-')} {own[first['loc'][-1]]!r}: "
                 f"{str(first['msg']).removeprefix('Value error, ')}.",
-                "Give a number, or 'default' to use the model.* setting.",
+                "Give 'chatml' or Jinja text, or 'default' to use model.chat_template."
+                if flag == "chat_template"
+                else "Give a number, or 'default' to use the model.* setting.",
             ) from e
         save_settings(settings)
     effective = settings.model.for_file(name)
@@ -269,7 +307,18 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print(f"  {flag.replace('_', ' '):>13}: {_show(f, value)}  ({where})")
     if changes or args.reset:
         print("A running window reloads the model when it is the one in use.")
+        if not _known_model(name, settings.model.path):
+            print(f"Note: no model called {name} is here yet; these apply once one is.")
     return 0
+
+
+def _known_model(name: str, current: str | None) -> bool:
+    from assistant.core import starter
+    from assistant.core.paths import get_paths
+
+    starter_path = starter.CHAT.path()
+    names = {starter_path.name if starter_path else "", Path(current).name if current else ""}
+    return name in names or (get_paths().models_dir / name).exists()
 
 
 def _own_settings(name: str) -> dict:

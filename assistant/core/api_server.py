@@ -50,7 +50,8 @@ class ApiApp:
         embedder: Callable[[], Any] | None = None,
     ) -> None:
         self.runner, self.token, self.defaults, self.embedder = runner, token, defaults, embedder
-        self.active: set[Any] = set()  # cancel flags of requests in progress
+        self.active: set[Any] = set()  # cancel flags of requests waiting or in progress
+        self.max_pending = 64  # beyond this, 429: a runaway script must not queue forever
         # (request id, Done) of the latest answers, as the engine ended them: a record of
         # what each request cost, and of answers cut short by a client that left.
         self.finished: deque[tuple[str, Done]] = deque(maxlen=100)
@@ -130,6 +131,14 @@ class ApiApp:
         )
         req.check_supported()
         model = self._chat_model(req.model)
+        if len(self.active) >= self.max_pending:
+            raise ApiError(
+                429,
+                f"{len(self.active)} requests are already waiting for the model; "
+                "try again when some have finished.",
+                "rate_limit_error",
+                code="too_many_pending",
+            )
         task = api_chat.chat_task(req, self.defaults())
         cid = api_chat.new_id()
 

@@ -28,6 +28,10 @@ CHATML = (
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
 BUILTIN = {"chatml": CHATML}
+FIX_HINT = (
+    "Set the template to 'chatml': `assistant models settings FILE --chat-template chatml` "
+    "(or model.chat_template for every model)."
+)
 
 MAX_OUTPUT_CHARS = 8_000_000  # far beyond any context window
 MAX_RANGE_ITEMS = 200_000  # per render, all range() calls together
@@ -76,7 +80,7 @@ class ChatTemplate:
         except TemplateError as e:
             raise ChatTemplateError(
                 f"The chat template ({self.name}) is not valid Jinja: {str(e).rstrip('.')}.",
-                "Set model.chat_template to 'chatml' or to a working template.",
+                FIX_HINT,
             ) from e
 
     def _range(self, *args: int) -> range:
@@ -106,9 +110,9 @@ class ChatTemplate:
             raise
         except SecurityError as e:
             hint = (
-                "Fix model.chat_template in settings, or set it to 'chatml'."
+                FIX_HINT
                 if self.name == "settings override"
-                else "Use a model from a trusted source, or set model.chat_template to 'chatml'."
+                else f"Use a model from a trusted source. {FIX_HINT}"
             )
             reason = str(e).rstrip(".")
             raise ChatTemplateError(
@@ -117,7 +121,7 @@ class ChatTemplate:
         except Exception as e:  # a broken template is bad input, not a crash
             raise ChatTemplateError(
                 f"The chat template ({self.name}) failed: {type(e).__name__}: {str(e).rstrip('.')}.",
-                "Set model.chat_template to 'chatml' or to a working template.",
+                FIX_HINT,
             ) from e
         return "".join(out)
 
@@ -126,6 +130,26 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, indent=indent)
+
+
+def check_override(text: str | None) -> str | None:
+    """A template given in settings, checked when it is saved rather than at the next
+    load: a built-in name, or Jinja text that compiles and renders a short chat."""
+    if text is None or not text.strip():
+        return None
+    key = text.strip().lower()
+    if key in BUILTIN:
+        return key
+    if "{{" not in text and "{%" not in text:
+        raise ValueError(
+            f"'{text.strip()[:40]}' is not a chat template: give "
+            f"{' or '.join(repr(b) for b in BUILTIN)}, or Jinja template text"
+        )
+    try:
+        ChatTemplate(text, name="settings override").render([{"role": "user", "content": "hi"}])
+    except ChatTemplateError as e:
+        raise ValueError(e.message.rstrip(".")) from e
+    return text
 
 
 def resolve(override: str | None, from_gguf: str | None, bos: str, eos: str) -> ChatTemplate:

@@ -59,7 +59,8 @@ def load_offloaded(
     total = layer_count(info)
     if not has_gpu:
         note = (
-            "This llama.cpp build has no GPU support, so the model runs on the CPU."
+            "This llama.cpp build has no GPU support, so the model runs on the CPU "
+            "(`make llama-gpu` builds one)."
             if requested > 0
             else ""
         )
@@ -79,11 +80,15 @@ def load_offloaded(
             where = "all layers" if requested < 0 or n >= total > 0 else f"{n} layers"
             return model, Offload(requested, n, total, f"On the GPU: {where}.")
         of = f" of {total}" if total else ""
+        skip = (
+            f" To skip the retries next time: `assistant models settings {info.path.name} "
+            f"--gpu-layers {n}` (or Settings → GPU layers, only for this model)."
+        )
         note = (
             f"The model did not fit on the GPU with {tries[0]} layers; loaded with "
-            f"{n}{of} on the GPU and the rest on the CPU."
+            f"{n}{of} on the GPU and the rest on the CPU.{skip}"
             if n
-            else "The model did not fit on the GPU; it runs on the CPU instead (slower)."
+            else f"The model did not fit on the GPU; it runs on the CPU instead (slower).{skip}"
         )
         return model, Offload(requested, n, total, note)
     assert last is not None

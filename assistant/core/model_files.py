@@ -25,14 +25,21 @@ def check_loadable(info: gguf_file.GGUFInfo) -> None:
 def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, gguf_file.GGUFInfo]:
     info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError
     check_loadable(info)
-    if not copy:
-        return Path(src).resolve(), info
     models_dir.mkdir(parents=True, exist_ok=True)
     dest = models_dir / Path(src).name
     if dest.exists() and dest.resolve() == Path(src).resolve():
         return dest, info
-    if dest.exists():
+    if dest.exists() or dest.is_symlink():
         raise ModelError(f"{dest.name} is already in {models_dir}.", "Remove it first, or rename.")
+    if not copy:
+        # A link in the models folder: listed, chosen and removed like the others,
+        # while the file stays where it is.
+        try:
+            dest.symlink_to(Path(src).resolve())
+        except OSError as e:  # e.g. Windows without the symlink privilege
+            log.info("cannot link %s (%s); using it by its path", src, e)
+            return Path(src).resolve(), info
+        return dest, info
     need = Path(src).stat().st_size
     free = shutil.disk_usage(models_dir).free
     if need > free:
@@ -54,8 +61,9 @@ def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, 
 
 
 def remove_model(name: str, models_dir: Path) -> Path:
-    path = (models_dir / name).resolve()
-    if path.parent != models_dir.resolve() or not path.is_file():
+    """Delete a downloaded or copied model; for a linked one, only the link."""
+    path = models_dir / name
+    if Path(name).name != name or not (path.is_symlink() or path.is_file()):
         raise ModelError(
             f"No model called {name} in {models_dir}.",
             "See `assistant models list`; the starter model cannot be removed.",

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from assistant.core.chat_template import check_override
 from assistant.core.errors import SettingsError
 from assistant.core.hotkey_spec import parse_hotkey
 from assistant.core.paths import Paths, get_paths
@@ -48,8 +49,8 @@ class ModelOverrides(_Section):
 
     @field_validator("chat_template")
     @classmethod
-    def _blank(cls, v: str | None) -> str | None:
-        return v if v and v.strip() else None
+    def _template(cls, v: str | None) -> str | None:
+        return check_override(v)
 
 
 OVERRIDABLE = tuple(ModelOverrides.model_fields)
@@ -92,6 +93,11 @@ class ModelSettings(_Section):
         if own is not None:
             update |= own.model_dump(exclude_none=True)
         return self.model_copy(update=update)
+
+    @field_validator("chat_template")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        return check_override(v)
 
     @field_validator("per_model")
     @classmethod

@@ -70,9 +70,10 @@ class Desktop(QObject):
         self.api.apply(settings)
         if self.tray is not None:
             self.tray.set_api(self.api.running)
-        self.problems = problems
+        said, self.problems = self.problems, problems
         for p in problems:
-            log.warning("%s", p)
+            if p not in said:
+                log.warning("%s", p)
         # A taken hotkey needs the user to pick another: a banner. The rest (no
         # tray, Wayland) is how this desktop is: said once in the status bar.
         taken = [p for p in problems if "already used" in p]
@@ -80,7 +81,7 @@ class Desktop(QObject):
             self.window.show_banner("\n".join(taken), "desktop")
         else:
             self.window.hide_banner("desktop")
-        others = [p for p in problems if p not in taken]
+        others = [p for p in problems if p not in taken and p not in said]  # once, not per save
         if others:
             self.window.statusBar().showMessage(" ".join(others), 15000)
 

@@ -238,7 +238,9 @@ class SettingsDialog(QDialog):
         data["model"]["path"] = self.path.text().strip() or None
         own = data["model"]["per_model"]
         if self._model_name and self.own.isChecked():
-            own[self._model_name] = per_model
+            # Only what differs: the rest keeps following the shared values.
+            shared = self._settings.model
+            own[self._model_name] = {k: v for k, v in per_model.items() if v != getattr(shared, k)}
         else:
             own.pop(self._model_name, None)
             data["model"].update(per_model)

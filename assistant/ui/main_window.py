@@ -360,7 +360,9 @@ class MainWindow(QMainWindow):
         self.hide_banner("model")
         threads = info["threads"]
         where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
-        self.model_label.setText(f"{info['name']} · {where}")
+        gpu = f" · GPU {info['gpu_layers']} layers" if info.get("gpu_layers") else ""
+        self.model_label.setText(f"{info['name']}{gpu} · {where}")
+        self.model_label.setToolTip(info.get("offload_note") or "")  # stays after the message
         if self.streaming is not None:
             self.streaming.set_note("")
         elif not self.ctx_label.text().startswith("context ") or "—" in self.ctx_label.text():

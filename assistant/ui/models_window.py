@@ -83,6 +83,9 @@ class ModelsWindow(QDialog):
         self.rows: dict[str, dict] = {}
         self._pending: str | None = None  # selected before the list was filled
         self.hardware.setText("Looking at this computer…")
+        worker = window.engine.worker
+        worker.loaded.connect(self._loaded)  # queued: this dialog lives on the GUI thread
+        worker.load_failed.connect(self._load_failed)
         self._detect = _Detect(self)
         self._detect.found.connect(self._fill)
         threading.Thread(target=self._find_hardware, name="hardware", daemon=True).start()
@@ -119,8 +122,9 @@ class ModelsWindow(QDialog):
             )
         self.rows = {r["id"]: r for r in rows}
         for r in rows:
+            here = " (downloaded)" if self._path(r).exists() else ""
             item = QTreeWidgetItem(
-                [r["name"], BADGE[r["badge"]], gb(r["size_mb"]), r["license"], r["reason"]]
+                [r["name"] + here, BADGE[r["badge"]], gb(r["size_mb"]), r["license"], r["reason"]]
             )
             item.setData(0, Qt.ItemDataRole.UserRole, r["id"])
             self.table.addTopLevelItem(item)
@@ -150,9 +154,14 @@ class ModelsWindow(QDialog):
         row = self.current
         busy = self._job is not None
         have = row is not None and self._path(row).exists()
+        part = row is not None and self._path(row).with_name(row["file"] + ".part").exists()
         self.download_btn.setEnabled(row is not None and not busy and not have)
-        self.download_btn.setText("Downloaded" if have else "Download")
-        self.use_btn.setEnabled(have and not busy)
+        self.download_btn.setText(
+            "Downloaded" if have else "Resume download" if part else "Download"
+        )
+        in_use = row is not None and self.w.model_info.get("path") == str(self._path(row))
+        self.use_btn.setEnabled(have and not busy and not in_use)
+        self.use_btn.setText("In use" if in_use else "Use this model")
         self.cancel_btn.setVisible(busy)
         if row is not None:
             part = self._path(row).with_name(row["file"] + ".part")
@@ -212,6 +221,9 @@ class ModelsWindow(QDialog):
         self._job = None
         self.bar.hide()
         self.status.setText(f"Downloaded and verified: {path}")
+        item, row = self.table.currentItem(), self.current
+        if item is not None and row is not None and str(self._path(row)) == path:
+            item.setText(0, f"{row['name']} (downloaded)")
         self._update()
 
     def _failed(self, message: str) -> None:
@@ -226,6 +238,18 @@ class ModelsWindow(QDialog):
             return
         self.w.settings_actions.choose_model(str(self._path(row)))
         self.status.setText(f"Loading {row['name']}…")
+        self.use_btn.setEnabled(False)
+
+    def _loaded(self, info: dict) -> None:
+        row = self.current
+        if row is not None and info.get("path") == str(self._path(row)):
+            self.status.setText(f"{row['name']} is loaded: ask away in the window.")
+        self._update()
+
+    def _load_failed(self, message: str) -> None:
+        if self.status.text().startswith("Loading "):
+            self.status.setText(message)
+        self._update()
 
     def done(self, result: int) -> None:  # closing: stop a download (it can resume)
         self.cancel_download()

@@ -120,9 +120,14 @@ class SettingsActions:
     def choose_model(self, path: str | None) -> None:
         new = self.w.settings.model_copy(deep=True)
         new.model.path = path
+        remote, new.model.remote_url = new.model.remote_url, None  # a local pick is local
         if new.model != self.w.settings.model:
             self.save(new)
             self.reload_model(new)
+        if remote:
+            self.w.statusBar().showMessage(
+                f"No longer using the server at {remote}: answers come from this model.", 10000
+            )
 
     def conversation_prompt(self) -> str:
         w = self.w
