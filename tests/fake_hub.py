@@ -83,8 +83,11 @@ class FakeHub:
                     self.wfile.flush()
                     self.connection.shutdown(2)  # a dropped connection mid-file
                     return
-                for i in range(0, len(body), 65536):
-                    self.wfile.write(body[i : i + 65536])
+                try:
+                    for i in range(0, len(body), 65536):
+                        self.wfile.write(body[i : i + 65536])
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client cancelled: what a real hub sees too
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
