@@ -13,6 +13,8 @@ PACKAGES=(
   libportaudio2 pulseaudio pulseaudio-utils
   # Test harness: synthetic speech, a virtual screen, a tray host, screenshots
   espeak-ng sox xvfb xdotool trayer imagemagick
+  # Checks of the desktop entry and the AppStream metainfo
+  desktop-file-utils appstream
 )
 
 missing=()

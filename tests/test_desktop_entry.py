@@ -1,0 +1,64 @@
+"""The desktop integration files: a valid freedesktop entry and AppStream
+metainfo, icons in every size, and `make install-desktop` for the current user."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT
+
+APP_ID = "dev.assistant.Assistant"
+PACKAGING = ROOT / "packaging"
+ICONS = ROOT / "resources" / "icons"
+SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def test_icons_exist_in_every_size_and_match_the_svg():
+    for size in SIZES:
+        img = Image.open(ICONS / f"assistant-{size}.png")
+        assert img.size == (size, size) and img.mode == "RGBA"
+        # The bubble's blue at its centre-left, transparent in the bottom-right corner.
+        assert img.getpixel((size // 8, size // 2))[:3] == (0x3B, 0x6E, 0xA5)
+        assert img.getpixel((size - 1, size - 1))[3] == 0
+    assert "<svg" in (ICONS / "assistant.svg").read_text()
+
+
+def test_make_install_desktop_installs_a_valid_entry_icon_and_metainfo(tmp_path):
+    for tool in ("desktop-file-validate", "appstreamcli"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing: `make sysdeps` installs it")
+    r = subprocess.run(
+        ["make", "-s", "install-desktop", f"XDG_DATA_HOME={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    entry = tmp_path / "applications" / f"{APP_ID}.desktop"
+    text = entry.read_text()
+    exe = ROOT / ".venv" / "bin" / "assistant"
+    assert f"Exec={exe}\n" in text and f"Exec={exe} quick\n" in text
+    assert exe.exists()
+    v = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+    assert v.returncode == 0 and not v.stdout.strip(), v.stdout + v.stderr
+    for size in SIZES:
+        assert (
+            tmp_path / "icons" / "hicolor" / f"{size}x{size}" / "apps" / f"{APP_ID}.png"
+        ).exists()
+    assert (tmp_path / "icons" / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg").exists()
+    meta = tmp_path / "metainfo" / f"{APP_ID}.metainfo.xml"
+    a = subprocess.run(
+        ["appstreamcli", "validate", "--no-net", str(meta)], capture_output=True, text=True
+    )
+    assert a.returncode == 0, a.stdout + a.stderr
+
+
+def test_the_app_names_the_same_desktop_entry():
+    src = (ROOT / "assistant" / "ui" / "app.py").read_text()
+    assert f'setDesktopFileName("{APP_ID}")' in src
+    assert (PACKAGING / f"{APP_ID}.desktop.in").exists()
