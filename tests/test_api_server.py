@@ -145,7 +145,18 @@ def test_bad_requests_get_openai_shaped_4xx_and_the_server_stays_up(served, clie
         c.chat.completions.create(model=model, messages=ask("France"), max_tokens=4000)
     assert e.value.body["code"] == "context_length_exceeded"
     r = httpx.get(f"{server.base_url}/nothing", headers=_auth())
-    assert r.status_code == 404 and "error" in r.json()
+    assert r.status_code == 404 and "/v1/nothing" in r.json()["error"]["message"]
+    r = post(b'[{"role": "user", "content": "hi"}]')
+    assert r.status_code == 400 and "JSON object" in r.json()["error"]["message"]
+    r = post({"model": model, "messages": [{"role": "user", "content": None}]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages.0"
+    r = post(
+        {"model": model, "messages": ask("France"), "response_format": {"type": "json_object"}}
+    )
+    assert r.status_code == 400 and r.json()["error"]["param"] == "response_format"
+    assert c.models.retrieve(model).id == model
+    with pytest.raises(openai.NotFoundError):
+        c.models.retrieve("gpt-4o")
     r = c.chat.completions.create(model=model, messages=ask("France"))
     assert "Paris" in r.choices[0].message.content  # still serving
 
@@ -263,11 +274,12 @@ def test_assistant_serve_prints_url_and_token_and_the_client_chats(assistant_hom
         if proc.poll() is None:
             proc.kill()
         err.close()
-    # ASSISTANT_API_TOKEN sets the token for scripted use; the saved one stays.
+    # ASSISTANT_API_TOKEN sets the token for scripted use; a new saved one does not win.
+    err = tmp_path / "serve2.err"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--new-token"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=err.open("w"),
         text=True,
         cwd=ROOT,
         env={**os.environ, "ASSISTANT_API_TOKEN": "sk-my-script"},
@@ -279,6 +291,8 @@ def test_assistant_serve_prints_url_and_token_and_the_client_chats(assistant_hom
             f"http://127.0.0.1:{port}/v1/models", headers={"Authorization": f"Bearer {token}"}
         )
         assert r.status_code == 401
+        assert "ASSISTANT_API_TOKEN is set and is the key in force" in err.read_text()
+        assert saved.read_text().strip() != token  # a new one was saved for later
     finally:
         proc.terminate()
         proc.wait(30)
@@ -305,4 +319,30 @@ def test_too_many_waiting_requests_get_429(served, client):
     assert (
         "Rome"
         in c.chat.completions.create(model=model, messages=ask("Italy")).choices[0].message.content
+    )
+
+
+def test_stopping_the_server_tells_a_streaming_client_why_its_answer_ends(served, client):
+    from assistant.core.api_server import ApiApp, ApiServer
+
+    server, _, _ = served
+    _, model = client
+    api = ApiApp(server.api.runner, token=lambda: TOKEN, defaults=GenerationSettings)
+    other = ApiServer(api, 0)
+    other.start()
+    story = [SYSTEM, {"role": "user", "content": "Write a very long story about a dragon."}]
+    body = {"model": model, "stream": True, "max_tokens": 1500, "messages": story}
+    with httpx.stream(
+        "POST", f"{other.base_url}/chat/completions", json=body, headers=_auth(), timeout=60
+    ) as r:
+        lines = r.iter_lines()
+        for _ in range(6):
+            next(lines)
+        stopper = threading.Thread(target=other.stop)
+        stopper.start()
+        rest = [line for line in lines if line.startswith("data: ")]
+        stopper.join(30)
+    assert "[DONE]" not in rest[-1]
+    assert json.loads(rest[-1].removeprefix("data: "))["error"]["message"].startswith(
+        "The server is shutting down"
     )

@@ -283,7 +283,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
             raise SettingsError(
                 f"Invalid --{flag.replace('_', '-')} {own[first['loc'][-1]]!r}: "
                 f"{str(first['msg']).removeprefix('Value error, ')}.",
-                "Give 'chatml' or Jinja text, or 'default' to use model.chat_template."
+                "Or 'default' to use model.chat_template."
                 if flag == "chat_template"
                 else "Give a number, or 'default' to use the model.* setting.",
             ) from e

@@ -32,9 +32,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = common.settings()
     paths = get_paths().ensure()
     port = args.port if args.port is not None else settings.api.port
-    if not 0 <= port <= 65535:
-        raise SettingsError(f"--port {port} is not a port.", "Give a number from 1024 to 65535.")
-    token = regenerate_token(paths) if args.new_token else get_token(paths)
+    if not 1024 <= port <= 65535:
+        raise SettingsError(f"--port {port} is not allowed.", "Give a number from 1024 to 65535.")
+    if args.new_token:
+        regenerate_token(paths)
+        if _env_token():
+            print(
+                f"A new key was saved, but {ENV} is set and is the key in force.", file=sys.stderr
+            )
+    token = get_token(paths)
     runner = ThreadRunner(None)  # the engine arrives once loaded; until then: 503
     embedder = Embedder(settings.memory.embedding_model, paths.cache_dir)
     api = ApiApp(

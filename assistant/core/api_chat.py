@@ -99,6 +99,16 @@ class ChatCompletionRequest(_Loose):
             raise ApiError(400, "Only n=1 is supported.", param="n")
         if extra.get("logprobs"):
             raise ApiError(400, "'logprobs' is not supported by this server.", param="logprobs")
+        fmt = extra.get("response_format")
+        if isinstance(fmt, dict) and fmt.get("type", "text") != "text":
+            raise ApiError(
+                400,
+                f"response_format '{fmt.get('type')}' is not supported; only 'text'.",
+                param="response_format",
+            )
+        for i, m in enumerate(self.messages):
+            if m.role != "assistant" and not m.text().strip():
+                raise ApiError(400, f"messages[{i}] has no content.", param=f"messages.{i}")
 
     @property
     def include_usage(self) -> bool:
@@ -123,6 +133,8 @@ class EmbeddingsRequest(_Loose):
 
 def parse(model: type[BaseModel], data: Any) -> Any:
     """Validate a request body; the first problem becomes a 400 naming its field."""
+    if not isinstance(data, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
     try:
         return model.model_validate(data)
     except ValidationError as e:

@@ -51,6 +51,7 @@ class ApiApp:
     ) -> None:
         self.runner, self.token, self.defaults, self.embedder = runner, token, defaults, embedder
         self.active: set[Any] = set()  # cancel flags of requests waiting or in progress
+        self.stopping = False
         self.max_pending = 64  # beyond this, 429: a runaway script must not queue forever
         # (request id, Done) of the latest answers, as the engine ended them: a record of
         # what each request cost, and of answers cut short by a client that left.
@@ -59,6 +60,7 @@ class ApiApp:
         self.app = Starlette(
             routes=[
                 Route("/v1/models", self.models, methods=["GET"]),
+                Route("/v1/models/{model_id:path}", self.model, methods=["GET"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/v1/embeddings", self.embeddings, methods=["POST"]),
             ],
@@ -116,13 +118,27 @@ class ApiApp:
 
     # -- routes -----------------------------------------------------------------
 
+    def _model_ids(self) -> list[str]:
+        emb = self.embedder() if self.embedder else None
+        ids = [self.runner.model_id(), emb.name if emb is not None else None]
+        return [i for i in ids if i]
+
     async def models(self, request: Request) -> Response:
         self._guard(request)
-        ids = [self.runner.model_id()]
-        emb = self.embedder() if self.embedder else None
-        ids.append(emb.name if emb is not None else None)
-        data = [{"id": i, "object": "model", "created": 0, "owned_by": "local"} for i in ids if i]
+        data = [_model_object(i) for i in self._model_ids()]
         return JSONResponse({"object": "list", "data": data})
+
+    async def model(self, request: Request) -> Response:
+        self._guard(request)
+        asked = request.path_params["model_id"]
+        if asked not in self._model_ids():
+            raise ApiError(
+                404,
+                f"The model '{asked}' does not exist here (see /v1/models).",
+                code="model_not_found",
+                param="model",
+            )
+        return JSONResponse(_model_object(asked))
 
     async def chat(self, request: Request) -> Response:
         self._guard(request)
@@ -197,6 +213,9 @@ class ApiApp:
                     yield _event(api_chat.chunk(cid, model, {"content": item.text}))
                 elif isinstance(item, Done):
                     if item.finish_reason == "cancelled":
+                        if self.stopping:  # the client is still there: say why it ends
+                            err = ApiError(503, "The server is shutting down.", "server_error")
+                            yield _event(err.body())
                         return
                     yield _event(api_chat.chunk(cid, model, {}, api_chat.finish_reason(item)))
                     if req.include_usage:
@@ -243,6 +262,10 @@ class ApiApp:
         )
 
 
+def _model_object(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "local"}
+
+
 def _embed(emb: Any, texts: list[str]) -> tuple[Any, int]:
     vecs = emb.embed(texts)
     try:
@@ -285,7 +308,12 @@ async def _api_error(_request: Request, e: Exception) -> Response:
 
 async def _http_error(_request: Request, e: Exception) -> Response:
     assert isinstance(e, HTTPException)
-    msg = "Not found: the API is under /v1." if e.status_code == 404 else str(e.detail)
+    msg = (
+        f"Not found: {_request.url.path}. This server has /v1/models, /v1/chat/completions "
+        "and /v1/embeddings."
+        if e.status_code == 404
+        else str(e.detail)
+    )
     return JSONResponse(ApiError(e.status_code, msg).body(), status_code=e.status_code)
 
 
@@ -346,6 +374,7 @@ class ApiServer:
         log.info("API server on %s", self.base_url)
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.api.stopping = True
         for cancel in list(self.api.active):
             cancel.cancel()
         if self._server is not None:

@@ -278,7 +278,8 @@ class ChatEngine:
                         break  # context window full
         finally:
             gen.close()
-        tail = stops.flush(decoder.decode(b"", final=True)) if finish != "stop" else ""
+        # final=False: bytes of a character cut off by max_tokens are dropped, not shown as "�".
+        tail = stops.flush(decoder.decode(b"", final=False)) if finish != "stop" else ""
         if tail:
             text_parts.append(tail)
             yield TextChunk(tail)

@@ -67,7 +67,10 @@ class ApiControl(QObject):
             get_token(paths)  # made now, so Settings can show it
             server.start()
         except (AssistantError, OSError) as e:
-            w.show_banner(f"API server: {e}", "api")
+            reason = e.message if isinstance(e, AssistantError) else str(e)
+            w.show_banner(
+                f"API server: {reason} Pick another port in Settings → API server.", "api"
+            )
             return
         self.server = server
         w.hide_banner("api")

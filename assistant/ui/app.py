@@ -74,7 +74,9 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
     request = request or {"cmd": "show"}
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Assistant")
-    app.setDesktopFileName("dev.assistant.Assistant")  # packaging/*.desktop: Wayland icon and grouping
+    app.setDesktopFileName(
+        "dev.assistant.Assistant"
+    )  # packaging/*.desktop: Wayland icon and grouping
     server = InstanceServer(get_paths().instance_socket)
     if server.claim(request) is not None:
         log.info("handed %s to the running instance", request.get("cmd"))

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -159,7 +160,7 @@ class SettingsDialog(QDialog):
         copy.clicked.connect(lambda: QApplication.clipboard().setText(self.api_token.text()))
         new = QPushButton("New key")
         new.setToolTip("Programs using the old key must be given the new one")
-        new.clicked.connect(self._new_token)
+        new.clicked.connect(lambda: self._new_token(confirm=True))
         row = QHBoxLayout()
         for widget in (self.api_token, copy, new):
             row.addWidget(widget, 1 if widget is self.api_token else 0)
@@ -173,12 +174,23 @@ class SettingsDialog(QDialog):
         paths = get_paths()
         if os.environ.get(ENV) or paths.api_token_file.exists() or self.api_on.isChecked():
             self.api_token.setText(get_token(paths))
+            self.api_token.setCursorPosition(0)  # its start ("sk-local-…") in view
         self.api_token.setToolTip(f"Set by {ENV}" if os.environ.get(ENV) else "")
 
-    def _new_token(self) -> None:
+    def _new_token(self, confirm: bool = False) -> None:
         from assistant.core.api_token import regenerate_token
         from assistant.core.paths import get_paths
 
+        if confirm and (
+            QMessageBox.question(
+                self,
+                "New API key",
+                "Programs using the current key stop working until they are given the new "
+                "one. Make a new key now?",
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
+            return
         regenerate_token(get_paths())  # takes effect at once, like the server's next check
         self._show_token()
 
