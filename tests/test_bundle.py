@@ -90,7 +90,18 @@ def test_the_window_starts_under_xvfb(xvfb, assistant_home):
             ).stdout.strip()
             time.sleep(0.3)
         assert found, "no window appeared"
-        time.sleep(3)  # the model loads and the status bar says so
+        xdo = ["xdotool"]
+        subprocess.run([*xdo, "windowfocus", "--sync", found.split()[0]], env=full)
+        time.sleep(1.0)
+        subprocess.run([*xdo, "type", "--delay", "15", "What is the capital of France?"], env=full)
+        subprocess.run([*xdo, "key", "Return"], env=full)
+        db = assistant_home / "data" / "history.sqlite3"
+        end = time.monotonic() + 90
+        while time.monotonic() < end and not _complete_answers(db):
+            time.sleep(0.3)
+        answers = _complete_answers(db)
+        assert answers and "Paris" in answers[0], answers
+        time.sleep(0.5)
         shot = Path(os.environ.get("ASSISTANT_TEST_ARTIFACTS", ROOT / "test-artifacts"))
         shot.mkdir(parents=True, exist_ok=True)
         shot = shot / "bundle-window.png"
@@ -104,3 +115,20 @@ def test_the_window_starts_under_xvfb(xvfb, assistant_home):
     assert app.returncode == 0, app.stderr.read()[-3000:]
     img = Image.open(shot).convert("L")
     assert ImageStat.Stat(img).stddev[0] > 20, "screenshot looks blank"
+
+
+def _complete_answers(db: Path) -> list[str]:
+    import sqlite3
+
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT content FROM messages WHERE role = 'assistant' AND status = 'complete'"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+    return [r[0] for r in rows]
