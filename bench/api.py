@@ -1,6 +1,6 @@
 """API server benchmark: tokens/s through the local OpenAI-compatible API (the
-official `openai` client, streaming) ÷ tokens/s from the same engine called directly,
-same model, threads and seeds, in one run.
+official `openai` client, streaming) ÷ tokens/s from the same engine called directly
+(on its own thread), same model, threads and seeds, in one run.
 
     python bench/api.py [--model PATH] [--threads N] [--rounds N] [--tokens N]
 
@@ -17,6 +17,7 @@ import multiprocessing
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -34,17 +35,30 @@ STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 TOKEN = "sk-bench"
 
 
-def direct(engine: ChatEngine, params: GenerationSettings) -> tuple[float, int]:
-    """The engine's own generator, consumed on this thread."""
-    request = ChatRequest([Turn("user", STORY)], system=DEFAULT_SYSTEM_PROMPT, key="api")
-    stamps, done = [], None
-    for c in engine.stream(request, params):
-        if isinstance(c, TextChunk):
-            stamps.append(time.perf_counter())
-        elif isinstance(c, Done):
-            done = c
-    assert done is not None
-    return rate(stamps, done.stats.generated_tokens), done.stats.generated_tokens
+def direct(runner: ThreadRunner, params: GenerationSettings) -> tuple[float, int]:
+    """The engine's own generator, consumed on its own thread: no hand-over at all."""
+    got: list[tuple[float, int]] = []
+
+    def task(engine: ChatEngine, _cancel: object) -> Iterator[object]:
+        request = ChatRequest([Turn("user", STORY)], system=DEFAULT_SYSTEM_PROMPT, key="api")
+        stamps, done = [], None
+        for c in engine.stream(request, params):
+            if isinstance(c, TextChunk):
+                stamps.append(time.perf_counter())
+            elif isinstance(c, Done):
+                done = c
+        assert done is not None
+        got.append((rate(stamps, done.stats.generated_tokens), done.stats.generated_tokens))
+        yield from ()
+
+    async def go() -> None:
+        stream = ChunkStream(asyncio.get_running_loop())
+        runner.submit(task, stream)
+        async for _ in stream:
+            pass
+
+    asyncio.run(go())
+    return got[0]
 
 
 def through_runner(runner: ThreadRunner, params: GenerationSettings) -> tuple[float, int]:
@@ -103,8 +117,11 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=200)
     args = ap.parse_args()
 
-    engine = ChatEngine(ModelSettings(n_ctx=4096, n_threads=args.threads), args.model)
-    runner = ThreadRunner(engine)
+    # Loaded and run on the runner's thread, as `assistant serve` does.
+    runner = ThreadRunner(
+        lambda: ChatEngine(ModelSettings(n_ctx=4096, n_threads=args.threads), args.model)
+    )
+    engine = runner.wait_loaded()
     server = ApiServer(ApiApp(runner, token=lambda: TOKEN, defaults=GenerationSettings), 0)
     server.start()
     client = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -123,7 +140,7 @@ def main() -> int:
             order = order[r % 3 :] + order[: r % 3]
             for name in order:
                 if name == "direct":
-                    tps, n = direct(engine, params)  # the runner thread is idle meanwhile
+                    tps, n = direct(runner, params)
                 elif name == "runner":
                     tps, n = through_runner(runner, params)
                 else:
@@ -133,8 +150,7 @@ def main() -> int:
     finally:
         client.shutdown()
         server.stop()
-        runner.close()
-        engine.close()
+        runner.close()  # and the engine, on its thread
     med = {k: statistics.median(v) for k, v in results.items()}
     print(
         f"\nmedian tok/s: direct {med['direct']:.1f}, runner {med['runner']:.1f}, API {med['api']:.1f}"

@@ -28,8 +28,9 @@ def served(starter_gguf, tmp_path_factory):
     from assistant.core.engine_runner import ThreadRunner
     from assistant.core.settings import ModelSettings
 
-    engine = ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf)
-    runner = ThreadRunner(engine)
+    # Loaded on the runner's thread, which alone uses it (as `assistant serve` does).
+    runner = ThreadRunner(lambda: ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf))
+    engine = runner.wait_loaded()
     embedder = Embedder(None, tmp_path_factory.mktemp("cache"))
     api = ApiApp(
         runner,
@@ -41,8 +42,7 @@ def served(starter_gguf, tmp_path_factory):
     server.start()
     yield server, engine, embedder
     server.stop()
-    runner.close()
-    engine.close()
+    runner.close()  # and the engine, on its thread
 
 
 @pytest.fixture

@@ -132,3 +132,27 @@ def _complete_answers(db: Path) -> list[str]:
     finally:
         con.close()
     return [r[0] for r in rows]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root for a mount namespace"
+)
+def test_it_needs_neither_python_nor_the_checkouts_environment(assistant_home):
+    """As on a clean machine: the Python installation and .venv are hidden (empty
+    mounts over them), the environment is empty, the network is cut."""
+    import sys
+
+    hide = [sys.base_prefix, str(ROOT / ".venv")]
+    mounts = " && ".join(f"mount -t tmpfs none '{p}'" for p in hide)
+    script = (
+        f"{mounts} && cd / && env -i PATH=/usr/bin:/bin HOME=/root "
+        f"ASSISTANT_HOME='{assistant_home}' '{EXE}' ask 'What is the capital of France?' --json"
+    )
+    r = subprocess.run(
+        ["unshare", "--mount", "--net", "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Paris" in json.loads(r.stdout)["answer"]

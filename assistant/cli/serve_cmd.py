@@ -41,7 +41,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"A new key was saved, but {ENV} is set and is the key in force.", file=sys.stderr
             )
     token = get_token(paths)
-    runner = ThreadRunner(None)  # the engine arrives once loaded; until then: 503
+    # The engine loads on its own thread, which then runs every request (until it is
+    # loaded, requests get 503).
+    runner = ThreadRunner(lambda: common.open_engine(settings), start=False)
     embedder = Embedder(settings.memory.embedding_model, paths.cache_dir)
     api = ApiApp(
         runner,
@@ -53,7 +55,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server.start()  # first: a taken port is said at once, not after the model loads
     try:
         print("Loading the model…", file=sys.stderr, flush=True)
-        runner.engine = engine = common.open_engine(settings)
+        runner.start()
+        engine = runner.wait_loaded()
     except BaseException:
         server.stop()
         runner.close()
@@ -74,8 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         print("Stopping…", file=sys.stderr, flush=True)
         server.stop()
-        runner.close()
-        engine.close()
+        runner.close()  # closes the engine on its thread
     return 0
 
 

@@ -35,6 +35,9 @@ from assistant.core.types import Done, TextChunk
 
 log = logging.getLogger(__name__)
 
+# A streamed answer goes out at most this often: tokens that come faster are sent
+# together (imperceptible to a reader, and far fewer wake-ups on busy cores).
+PACE_S = 0.03
 MAX_BODY = 8 * 2**20  # bytes; a full 1M-token context is about 4 MB of text
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
 
@@ -173,10 +176,9 @@ class ApiApp:
             watcher.cancel()
             self.active.discard(stream.cancel)
 
-        items = aiter(stream)
         self.runner.submit(recorded, stream)
         try:
-            first = await anext(items)  # Accepted once it fits, else the error
+            first = await stream.next()  # Accepted once it fits, else the error
         except StopAsyncIteration:  # the client left while the request waited
             finish()
             return Response(status_code=499)
@@ -185,11 +187,11 @@ class ApiApp:
             raise
         assert isinstance(first, api_chat.Accepted)
         if req.stream:
-            body = self._sse(cid, model, req, items, finish)
+            body = self._sse(cid, model, req, stream, finish)
             return StreamingResponse(body, media_type="text/event-stream")
         try:
             done = None
-            async for item in items:
+            async for item in stream:
                 if isinstance(item, Done):
                     done = item
             if done is None or done.finish_reason == "cancelled":
@@ -203,23 +205,29 @@ class ApiApp:
         cid: str,
         model: str,
         req: ChatCompletionRequest,
-        items: AsyncIterator[Any],
+        stream: ChunkStream,
         finish: Callable[[], None],
     ) -> AsyncIterator[str]:
         try:
             yield _event(api_chat.chunk(cid, model, {"role": "assistant", "content": ""}))
-            async for item in items:
-                if isinstance(item, TextChunk):
-                    yield _event(api_chat.chunk(cid, model, {"content": item.text}))
-                elif isinstance(item, Done):
-                    if item.finish_reason == "cancelled":
-                        if self.stopping:  # the client is still there: say why it ends
-                            err = ApiError(503, "The server is shutting down.", "server_error")
-                            yield _event(err.body())
-                        return
-                    yield _event(api_chat.chunk(cid, model, {}, api_chat.finish_reason(item)))
-                    if req.include_usage:
-                        yield _event(api_chat.chunk(cid, model, {}, usage=api_chat.usage(item)))
+            while items := await stream.batch():
+                # Tokens that arrived together go out as one delta: fewer wake-ups and
+                # writes here and less parsing in the client, on cores the model needs.
+                text = "".join(i.text for i in items if isinstance(i, TextChunk))
+                if text:
+                    yield _event(api_chat.chunk(cid, model, {"content": text}))
+                done = next((i for i in items if isinstance(i, Done)), None)
+                if done is None:
+                    await asyncio.sleep(PACE_S)  # let a few tokens gather
+                    continue
+                if done.finish_reason == "cancelled":
+                    if self.stopping:  # the client is still there: say why it ends
+                        err = ApiError(503, "The server is shutting down.", "server_error")
+                        yield _event(err.body())
+                    return
+                yield _event(api_chat.chunk(cid, model, {}, api_chat.finish_reason(done)))
+                if req.include_usage:
+                    yield _event(api_chat.chunk(cid, model, {}, usage=api_chat.usage(done)))
             yield "data: [DONE]\n\n"
         except AssistantError as e:  # after the headers: OpenAI's in-stream error event
             yield _event(_as_api_error(e).body())
