@@ -59,6 +59,7 @@ def test_make_install_desktop_installs_a_valid_entry_icon_and_metainfo(tmp_path)
 
 
 def test_the_app_names_the_same_desktop_entry():
-    src = (ROOT / "assistant" / "ui" / "app.py").read_text()
-    assert f'setDesktopFileName("{APP_ID}")' in src
+    from assistant.ui.app import DESKTOP_ID
+
+    assert DESKTOP_ID == APP_ID
     assert (PACKAGING / f"{APP_ID}.desktop.in").exists()

@@ -9,6 +9,9 @@ import sys
 import time
 
 log = logging.getLogger(__name__)
+
+# packaging/DESKTOP_ID.desktop: the icon and window grouping on Wayland desktops.
+DESKTOP_ID = "dev.assistant.Assistant"
 _T0 = time.perf_counter()
 
 
@@ -74,9 +77,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
     request = request or {"cmd": "show"}
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
     app.setApplicationName("Assistant")
-    app.setDesktopFileName(
-        "dev.assistant.Assistant"
-    )  # packaging/*.desktop: Wayland icon and grouping
+    app.setDesktopFileName(DESKTOP_ID)
     server = InstanceServer(get_paths().instance_socket)
     if server.claim(request) is not None:
         log.info("handed %s to the running instance", request.get("cmd"))
