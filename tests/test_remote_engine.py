@@ -117,6 +117,7 @@ def test_ask_through_the_remote_engine_from_the_cli(server, starter_gguf):
     # The list says where answers come from; picking a local model goes back to local.
     listed = run_cli("models", "list")
     assert f"answers come from the server at {server}" in listed.stdout
+    assert f"chat model: the server at {server}" in run_cli("doctor").stdout
     assert not [
         line for line in listed.stdout.splitlines() if line.startswith("* ") and ".gguf" in line
     ]

@@ -70,7 +70,10 @@ def _chat_model() -> Check:
     from assistant.core.models import resolve_model_path
 
     try:
-        path = resolve_model_path(load_settings().model.path)
+        model = load_settings().model
+        if model.remote_url:  # answers come from there; the local file is not opened
+            return ("ok", "chat model", f"the server at {model.remote_url} (model.remote_url)")
+        path = resolve_model_path(model.path)
         info = gguf_file.inspect(path)
     except AssistantError as e:
         return ("fail", "chat model", str(e))
