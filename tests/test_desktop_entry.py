@@ -41,9 +41,11 @@ def test_make_install_desktop_installs_a_valid_entry_icon_and_metainfo(tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     entry = tmp_path / "applications" / f"{APP_ID}.desktop"
     text = entry.read_text()
-    exe = ROOT / ".venv" / "bin" / "assistant"
-    assert f"Exec={exe}\n" in text and f"Exec={exe} quick\n" in text
-    assert exe.exists()
+    bundle = ROOT / "dist" / "assistant" / "assistant"  # preferred once `make package` ran
+    exe = bundle if bundle.exists() else ROOT / ".venv" / "bin" / "assistant"
+    exe = exe.resolve()
+    assert f'Exec="{exe}"\n' in text and f'Exec="{exe}" quick\n' in text
+    assert f"TryExec={exe}\n" in text and exe.exists()
     v = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
     assert v.returncode == 0 and not v.stdout.strip(), v.stdout + v.stderr
     for size in SIZES:
@@ -63,3 +65,28 @@ def test_the_app_names_the_same_desktop_entry():
 
     assert DESKTOP_ID == APP_ID
     assert (PACKAGING / f"{APP_ID}.desktop.in").exists()
+
+
+def test_a_path_with_spaces_and_quotes_is_escaped_as_the_spec_says(tmp_path):
+    """Exec is a command line: a quoted path, with \\ " ` $ escaped (and those
+    backslashes doubled by the file's string escaping)."""
+    folder = tmp_path / 'My "Apps" $HOME'
+    folder.mkdir()
+    exe = folder / "assistant"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    data = tmp_path / "data"
+    r = subprocess.run(
+        ["bash", str(PACKAGING / "install-desktop.sh"), str(exe)],
+        env={"PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(data)},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    entry = data / "applications" / f"{APP_ID}.desktop"
+    lines = entry.read_text().splitlines()
+    want = f'Exec="{tmp_path}/My \\\\"Apps\\\\" \\\\$HOME/assistant"'
+    assert want in lines and f"TryExec={exe}" in lines
+    if shutil.which("desktop-file-validate"):
+        v = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout

@@ -172,6 +172,12 @@ def test_bad_model_shows_a_message_and_the_app_stays_usable(qtbot, make_window, 
     w.sidebar.refresh()
     w.open_conversation(conv.id)
     assert w.conversation_id == conv.id
+    # Asking anyway says why there is no answer (not "not loaded yet": nothing is coming).
+    failures: list[str] = []
+    w.engine.worker.failed.connect(lambda _job, text: failures.append(text))  # engine thread
+    w.submit("Hello?")
+    qtbot.waitUntil(lambda: bool(failures), timeout=LOAD_MS)
+    assert "not found" in failures[0] and "not loaded yet" not in failures[0]
 
 
 def test_corrupt_settings_fall_back_to_defaults_with_a_notice(qtbot, make_window):

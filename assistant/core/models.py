@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from assistant.core import starter
@@ -25,8 +26,9 @@ def resolve_model_path(path: str | Path | None) -> Path:
     if path in (None, ""):
         found = starter.CHAT.path()
         if found is None:
+            where = "in this bundle" if getattr(sys, "frozen", False) else "installed"
             raise ModelError(
-                f"The starter chat model ({starter.CHAT.name}) is not installed.",
+                f"No chat model yet: the starter model ({starter.CHAT.name}) is not {where}.",
                 starter.install_hint(starter.CHAT),
             )
         return found

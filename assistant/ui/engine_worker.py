@@ -69,6 +69,7 @@ class EngineWorker(QObject):
         self._engine: Any = None
         self._service: Any = None
         self._memory_started = False
+        self._load_error: str | None = None
 
     @Slot(object, object)
     def load(self, settings: Settings, model_path: str | None = None) -> None:
@@ -83,12 +84,15 @@ class EngineWorker(QObject):
                 self._engine = None
             self._engine = open_engine(settings.model, model_path)
         except AssistantError as e:
-            self.load_failed.emit(str(e))
+            self._load_error = str(e)
+            self.load_failed.emit(self._load_error)
             return
         except Exception as e:  # never let a load take the app down
             log.exception("model load failed")
-            self.load_failed.emit(f"Could not load the model: {e}.")
+            self._load_error = f"Could not load the model: {e}."
+            self.load_failed.emit(self._load_error)
             return
+        self._load_error = None
         self._service = ChatService(self._store, self._engine, settings, self.memory)
         self.loaded.emit(self._engine.describe())
         if settings.memory.enabled and not self._memory_started:
@@ -127,7 +131,8 @@ class EngineWorker(QObject):
             self._sync()
             return
         if self._service is None:
-            self.failed.emit(job.id, "The model is not loaded yet.")
+            # After a failed load, say why rather than "not yet": nothing is coming.
+            self.failed.emit(job.id, self._load_error or "The model is not loaded yet.")
             return
         if job.action == "prefill":
             self._prefill(job)
