@@ -143,6 +143,31 @@ def greedy():
     return GenerationSettings(temperature=0.0, seed=7, max_tokens=64)
 
 
+def stored_answers(db: Path) -> list[tuple[str, str]]:
+    """(status, text) of the assistant messages in a history database, read from
+    outside the app (nothing there yet: [])."""
+    import sqlite3
+
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(
+            "SELECT status, content FROM messages WHERE role = 'assistant'"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300, **kw):
     """Run `python -m assistant ...` in a subprocess, as a user would."""
     import subprocess

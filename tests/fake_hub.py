@@ -45,12 +45,17 @@ class FakeHub:
                 self.send_header("ETag", '"not-the-sha"')
                 self.send_header("Accept-Ranges", "bytes")
 
-            def do_HEAD(self) -> None:
+            def _served(self) -> bytes | None:
+                """The file's bytes, or None once a 404 or a CDN redirect was sent."""
                 data = self._file()
                 if data is None:
                     self.send_error(404)
-                    return
-                if self._to_cdn(data):
+                    return None
+                return None if self._to_cdn(data) else data
+
+            def do_HEAD(self) -> None:
+                data = self._served()
+                if data is None:
                     return
                 self.send_response(200)
                 if not self.path.startswith("/cdn/"):
@@ -59,11 +64,8 @@ class FakeHub:
                 self.end_headers()
 
             def do_GET(self) -> None:
-                data = self._file()
+                data = self._served()
                 if data is None:
-                    self.send_error(404)
-                    return
-                if self._to_cdn(data):
                     return
                 rng = self.headers.get("Range")
                 hub.ranges.append(rng)

@@ -17,6 +17,7 @@ from assistant.core.memory_service import MemoryService
 from assistant.core.paths import get_paths
 from assistant.core.remember import to_second_person
 from assistant.core.settings import MemorySettings
+from tests.conftest import free_port
 
 FACTS = [
     "My sister is called Maria and she lives in Madrid.",
@@ -164,18 +165,12 @@ def test_proposals_from_conversation_need_acceptance(embedder):
     _close(svc)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path):
     exe = shutil.which("chroma") or str(
         __import__("pathlib").Path(os.sys.executable).with_name("chroma")
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             exe,
@@ -221,7 +216,7 @@ def test_chroma_server_backend(embedder, chroma_server):
 def test_unreachable_chroma_server_is_one_clear_error(embedder):
     from assistant.core.errors import AssistantError
 
-    svc = _service(embedder, chroma_url=f"http://127.0.0.1:{_free_port()}")
+    svc = _service(embedder, chroma_url=f"http://127.0.0.1:{free_port()}")
     svc.remember("I drive a blue Volvo.")
     with pytest.raises(AssistantError, match="Cannot reach the Chroma server"):
         svc.ensure_open()
@@ -233,7 +228,7 @@ def test_chat_goes_on_without_memory_when_the_index_is_unreachable(embedder, eng
     from assistant.core.settings import Settings
     from assistant.core.types import Done, MemoryNotice
 
-    svc = _service(embedder, chroma_url=f"http://127.0.0.1:{_free_port()}")
+    svc = _service(embedder, chroma_url=f"http://127.0.0.1:{free_port()}")
     svc.remember("I drive a blue Volvo.")
     chat = ChatService(svc.store, engine, Settings(), svc)
     conv = chat.new_conversation()

@@ -4,7 +4,6 @@ llama-cpp-python's own server with the starter model and an API key."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import pytest
 from assistant.core.errors import ModelError
 from assistant.core.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
 from assistant.core.types import CancelToken, ChatRequest, Done, TextChunk, Turn
-from tests.conftest import run_cli
+from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.timeout(300)
 KEY = "test-key-123"
@@ -24,9 +23,7 @@ KEY = "test-key-123"
 @pytest.fixture(scope="module")
 def server(starter_gguf, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -129,8 +126,6 @@ def test_ask_through_the_remote_engine_from_the_cli(server, starter_gguf):
 def test_an_unreachable_server_is_one_clear_error():
     from assistant.core.remote_engine import RemoteEngine
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(ModelError, match="Cannot reach the model server"):
         RemoteEngine(ModelSettings(remote_url=f"http://127.0.0.1:{port}/v1"))

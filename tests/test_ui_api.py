@@ -15,14 +15,9 @@ import pytest
 
 from assistant.core.paths import get_paths
 from assistant.core.settings import DEFAULT_SYSTEM_PROMPT
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait(qtbot, predicate, seconds: float, what: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, stored_answers
 
 TOOLS = ("Xvfb", "xdotool", "import")
 pytestmark = pytest.mark.skipif(
@@ -36,20 +35,6 @@ def _wait(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _answers(db: Path) -> list[tuple[str, str]]:
-    if not db.exists():
-        return []
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(
-            "SELECT status, content FROM messages WHERE role = 'assistant'"
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
 
 
 def test_window_screenshot_mid_conversation(xvfb, assistant_home):
@@ -80,7 +65,7 @@ def test_window_screenshot_mid_conversation(xvfb, assistant_home):
         xdo("type", "--delay", "15", "Write a Python function that adds two numbers.")
         xdo("key", "Return")
         db = assistant_home / "data" / "history.sqlite3"
-        _wait(lambda: any(s == "complete" for s, _ in _answers(db)), 90, "the answer")
+        _wait(lambda: any(s == "complete" for s, _ in stored_answers(db)), 90, "the answer")
         time.sleep(0.5)
         shot = _artifacts() / "window-mid-conversation.png"
         subprocess.run(["import", "-window", "root", str(shot)], env=env, check=True)
@@ -96,5 +81,5 @@ def test_window_screenshot_mid_conversation(xvfb, assistant_home):
     assert stat.stddev[0] > 20, "screenshot looks blank"
     dark = sum(img.histogram()[:80])
     assert dark > 2000, "no text visible in the screenshot"
-    ((status, answer),) = _answers(db)
+    ((status, answer),) = stored_answers(db)
     assert status == "complete" and answer.strip()

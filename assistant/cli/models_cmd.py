@@ -182,15 +182,10 @@ def register_files(ms: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from assistant.core.errors import ModelError
     from assistant.core.model_files import import_model
     from assistant.core.paths import get_paths
 
-    try:
-        path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
-    except ModelError as e:  # the load hints talk about choosing a model, not importing one
-        hint = e.hint if "already in" in e.message or "disk space" in e.message else ""
-        raise ModelError(e.message, hint or "Import a GGUF chat model file.") from e
+    path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
     params = f", {info.size_label}" if info.size_label else ""
     verb = "Linked" if path.is_symlink() else "Imported"
     print(f"{verb} {path.name}: {info.architecture}{params}, {info.quantization}, ", end="")
@@ -222,12 +217,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _use(path: Path) -> None:
-    from assistant.core.settings import load_settings, save_settings, set_value
+    from assistant.core.settings import load_settings, save_settings, use_local_model
 
-    settings = set_value(load_settings(), "model.path", str(path))
-    remote = settings.model.remote_url
-    if remote:  # a local pick means the local model: the server would override it
-        settings = set_value(settings, "model.remote_url", None)
+    settings, remote = use_local_model(load_settings(), str(path))
     save_settings(settings)
     print("It is now the chat model.")
     if remote:

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.cli import common
     from assistant.core.api_server import ApiApp, ApiServer
-    from assistant.core.api_token import ENV, get_token, regenerate_token
+    from assistant.core.api_token import ENV, env_token, get_token, regenerate_token
     from assistant.core.embedder import Embedder
     from assistant.core.engine_runner import ThreadRunner
     from assistant.core.errors import SettingsError
@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SettingsError(f"--port {port} is not allowed.", "Give a number from 1024 to 65535.")
     if args.new_token:
         regenerate_token(paths)
-        if _env_token():
+        if env_token():
             print(
                 f"A new key was saved, but {ENV} is set and is the key in force.", file=sys.stderr
             )
@@ -66,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    source = f" (from {ENV})" if token == _env_token() else ""
+    source = f" (from {ENV})" if token == env_token() else ""
     print(f"OpenAI-compatible API: {server.base_url}")
     print(f"API key{source}: {token}")
     print(f"Models: {engine.name} (chat), {embedder.name} (embeddings)")
@@ -79,14 +79,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.stop()
         runner.close()  # closes the engine on its thread
     return 0
-
-
-def _env_token() -> str:
-    import os
-
-    from assistant.core.api_token import ENV
-
-    return os.environ.get(ENV, "").strip()
 
 
 def _preload(embedder: object) -> None:

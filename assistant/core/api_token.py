@@ -14,9 +14,14 @@ ENV = "ASSISTANT_API_TOKEN"
 PREFIX = "sk-local-"  # looks like an API key to clients that check the shape
 
 
+def env_token() -> str:
+    """The token set by ASSISTANT_API_TOKEN, or ""."""
+    return os.environ.get(ENV, "").strip()
+
+
 def get_token(paths: Paths) -> str:
     """The token clients must send; generated and saved the first time."""
-    env = os.environ.get(ENV, "").strip()
+    env = env_token()
     if env:
         return env
     f = paths.api_token_file

@@ -23,8 +23,11 @@ def check_loadable(info: gguf_file.GGUFInfo) -> None:
 
 
 def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, gguf_file.GGUFInfo]:
-    info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError
-    check_loadable(info)
+    try:
+        info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError
+        check_loadable(info)
+    except ModelError as e:  # their hints are about choosing a model, not importing one
+        raise ModelError(e.message, "Import a GGUF chat model file.") from e
     models_dir.mkdir(parents=True, exist_ok=True)
     dest = models_dir / Path(src).name
     if dest.exists() and dest.resolve() == Path(src).resolve():

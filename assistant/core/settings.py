@@ -20,7 +20,6 @@ from pydantic import (
     model_validator,
 )
 
-from assistant.core.chat_template import check_override
 from assistant.core.errors import SettingsError
 from assistant.core.hotkey_spec import parse_hotkey
 from assistant.core.paths import Paths, get_paths
@@ -39,6 +38,14 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _check_template(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    from assistant.core.chat_template import check_override  # Jinja: only when one is set
+
+    return check_override(text)
+
+
 class ModelOverrides(_Section):
     """One model's own values; empty = the model section's value."""
 
@@ -50,7 +57,7 @@ class ModelOverrides(_Section):
     @field_validator("chat_template")
     @classmethod
     def _template(cls, v: str | None) -> str | None:
-        return check_override(v)
+        return _check_template(v)
 
 
 OVERRIDABLE = tuple(ModelOverrides.model_fields)
@@ -97,7 +104,7 @@ class ModelSettings(_Section):
     @field_validator("chat_template")
     @classmethod
     def _template(cls, v: str | None) -> str | None:
-        return check_override(v)
+        return _check_template(v)
 
     @field_validator("per_model")
     @classmethod
@@ -328,6 +335,15 @@ def save_settings(settings: Settings, paths: Paths | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return f
+
+
+def use_local_model(settings: Settings, path: str | None) -> tuple[Settings, str | None]:
+    """A copy with the local model ``path`` chosen (None: the starter). A server set in
+    model.remote_url would answer instead, so it is cleared and returned, to be said."""
+    new = settings.model_copy(deep=True)
+    remote, new.model.remote_url = new.model.remote_url, None
+    new.model.path = path
+    return new, remote
 
 
 def parse_value(text: str) -> Any:

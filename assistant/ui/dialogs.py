@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -168,14 +167,14 @@ class SettingsDialog(QDialog):
         self._show_token()
 
     def _show_token(self) -> None:
-        from assistant.core.api_token import ENV, get_token
+        from assistant.core.api_token import ENV, env_token, get_token
         from assistant.core.paths import get_paths
 
         paths = get_paths()
-        if os.environ.get(ENV) or paths.api_token_file.exists() or self.api_on.isChecked():
+        if env_token() or paths.api_token_file.exists() or self.api_on.isChecked():
             self.api_token.setText(get_token(paths))
             self.api_token.setCursorPosition(0)  # its start ("sk-local-…") in view
-        self.api_token.setToolTip(f"Set by {ENV}" if os.environ.get(ENV) else "")
+        self.api_token.setToolTip(f"Set by {ENV}" if env_token() else "")
 
     def _new_token(self, confirm: bool = False) -> None:
         from assistant.core.api_token import regenerate_token

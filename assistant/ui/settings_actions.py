@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 from assistant.core import starter
 from assistant.core.errors import AssistantError
 from assistant.core.models import gguf_files
-from assistant.core.settings import Settings, load_settings, save_settings
+from assistant.core.settings import Settings, load_settings, save_settings, use_local_model
 from assistant.ui.dialogs import PersonaDialog, SettingsDialog
 
 if TYPE_CHECKING:
@@ -118,9 +118,7 @@ class SettingsActions:
             self.choose_model(path)
 
     def choose_model(self, path: str | None) -> None:
-        new = self.w.settings.model_copy(deep=True)
-        new.model.path = path
-        remote, new.model.remote_url = new.model.remote_url, None  # a local pick is local
+        new, remote = use_local_model(self.w.settings, path)
         if new.model != self.w.settings.model:
             self.save(new)
             self.reload_model(new)
