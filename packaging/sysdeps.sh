@@ -15,6 +15,8 @@ PACKAGES=(
   espeak-ng sox xvfb xdotool trayer imagemagick
   # Checks of the desktop entry and the AppStream metainfo
   desktop-file-utils appstream
+  # The offline proof: every system call that could reach the network, traced
+  strace
 )
 
 missing=()

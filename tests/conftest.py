@@ -62,6 +62,24 @@ def assistant_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture
+def user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A first start as a user would make it: an empty HOME (0755), the default
+    locations under it, a user umask of 022, and none of the app's or the test
+    suite's variables (the app must switch telemetry off itself)."""
+    home = tmp_path / "user-home"
+    home.mkdir()
+    home.chmod(0o755)
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ASSISTANT_", "HF_"))}
+    for k in ("ORT_DISABLE_TELEMETRY", "ANONYMIZED_TELEMETRY", "TRANSFORMERS_OFFLINE"):
+        env.pop(k, None)
+    env.update(HOME=str(home), XDG_RUNTIME_DIR=str(run), PYTHONPATH=str(ROOT))
+    monkeypatch.delenv("ASSISTANT_HOME")
+    return env
+
+
 @pytest.fixture(scope="session")
 def starter_gguf() -> Path:
     from assistant.core import starter

@@ -337,3 +337,31 @@ def test_stopping_the_server_tells_a_streaming_client_why_its_answer_ends(served
     assert json.loads(rest[-1].removeprefix("data: "))["error"]["message"].startswith(
         "The server is shutting down"
     )
+
+
+def test_hostile_bodies_get_400_and_leave_no_traceback_in_the_log(served, client, caplog):
+    server, _, _ = served
+    _, model = client
+    url = f"{server.base_url}/chat/completions"
+
+    def post(data: bytes) -> httpx.Response:
+        headers = {**_auth(), "Content-Type": "application/json"}
+        return httpx.post(url, content=data, headers=headers, timeout=60)
+
+    caplog.set_level("DEBUG")
+    deep = b"[" * 50_000 + b"]" * 50_000
+    r = post(deep)
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]["message"]
+    inner = (
+        b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "x": ' % model.encode()
+    )
+    r = post(inner + b"[" * 200 + b"]" * 200 + b"}")
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"]["message"]
+    lone = b'{"model": "%s", "messages": [{"role": "user", "content": "hi \\ud800 there"}]}'
+    r = post(lone % model.encode())
+    assert r.status_code == 400 and "surrogate" in r.json()["error"]["message"]
+    key = b'{"model": "%s", "messages": [{"role": "user", "content": "hi", "\\udfff": 1}]}'
+    assert post(key % model.encode()).status_code == 400
+    assert not [rec for rec in caplog.records if rec.exc_info], "a client error logged a traceback"
+    ok = post(json.dumps({"model": model, "messages": ask("France")}).encode())
+    assert ok.status_code == 200 and "Paris" in ok.json()["choices"][0]["message"]["content"]

@@ -63,6 +63,82 @@ def test_resource_bombs_are_stopped(bomb):
         ChatTemplate(bomb).render(MSGS)
 
 
+EAT = "{% for m in messages %}{{ m.content }}{% endfor %}"
+EXHAUSTION = {
+    # Each of these hung for minutes or grew to gigabytes before they were bounded.
+    "concat doubling": "{% set ns = namespace(s='a') %}{% for i in range(40) %}"
+    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}" + EAT,
+    "list doubling": "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}"
+    "{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l|length }}" + EAT,
+    "tojson indent": "{{ messages|tojson(indent=1000000000) }}",
+    "percent padding": "{{ '%01000000000d' % 1 }}",
+    "format padding": "{{ '{:>1000000000}'.format('a') }}",
+    "nested loops over strings": "{% for a in 'x' * 100000 %}{% for b in 'x' * 100000 %}"
+    "{% endfor %}{% endfor %}" + EAT,
+    "endless macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "exponential macro": "{% macro f(n) %}{% if n > 0 %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}"
+    "{% endmacro %}{{ f(40) }}",
+    "padding filter": "{{ 'x'|center(1000000000) }}",
+    "replace growth": "{% set s = 'x' * 100000 %}{{ s.replace('x', s) }}",
+    "join growth": "{% set s = 'x' * 100000 %}{{ ([s] * 100000)|join }}",
+    "star width": "{{ '%*d' % (1000000000, 1) }}",
+    "lipsum": "{{ lipsum(100000) }}",
+    "deep source": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+}
+
+
+def test_time_and_memory_exhaustion_is_stopped_within_budget():
+    """All of them in a child process capped at 2 GB: each stops in seconds, and the
+    process never grows past a few hundred MB."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, resource, sys, time\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from assistant.core.chat_template import ChatTemplate\n"
+        "from assistant.core.errors import ChatTemplateError\n"
+        "out = {}\n"
+        "for name, src in json.loads(sys.argv[1]).items():\n"
+        "    t0 = time.monotonic()\n"
+        "    try:\n"
+        "        ChatTemplate(src, name='from the model file').render("
+        "[{'role': 'user', 'content': 'hi'}])\n"
+        "        r = 'rendered'\n"
+        "    except ChatTemplateError as e:\n"
+        "        r = str(e)\n"
+        "    out[name] = [r, time.monotonic() - t0]\n"
+        # VmHWM: this process's peak (ru_maxrss would carry the forking parent's over exec)
+        "hwm = [x for x in open('/proc/self/status') if x.startswith('VmHWM')][0]\n"
+        "rss = int(hwm.split()[1]) // 1024\n"
+        "print(json.dumps({'results': out, 'rss_mb': rss}))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(EXHAUSTION)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout)
+    for name, (outcome, secs) in got["results"].items():
+        assert outcome != "rendered", name
+        assert "\n" not in outcome and secs < 5, (name, outcome, secs)
+    assert got["rss_mb"] < 512, got["rss_mb"]
+
+
+def test_models_import_refuses_a_hostile_template(tmp_path):
+    from tests.conftest import run_cli
+    from tests.gguf_factory import write_tiny_gguf
+
+    bomb = tmp_path / "bomb.gguf"
+    write_tiny_gguf(bomb, chat_template=EXHAUSTION["nested loops over strings"])
+    r = run_cli("models", "import", str(bomb), timeout=120)
+    assert r.returncode == 1 and "Not imported" in r.stderr and "unsafe" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
 def test_syntax_error_is_one_line():
     with pytest.raises(ChatTemplateError, match="not valid Jinja") as e:
         ChatTemplate("{% for %}")

@@ -142,3 +142,52 @@ def test_doctor_checks_the_speech_model_folder(tmp_path):
     checks = {c["what"]: c for c in json.loads(r.stdout)}
     assert checks["speech model"]["status"] == "fail"
     assert "not a CTranslate2 Whisper model" in checks["speech model"]["detail"]
+
+
+def test_settings_nested_thousands_deep_is_one_line(assistant_home):
+    f = assistant_home / "config" / "settings.json"
+    f.parent.mkdir(parents=True)
+    for garbage in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
+        f.write_bytes(garbage)
+        for args in (("settings", "show"), ("ask", "hi")):
+            line = _clean_error(run_cli(*args))
+            assert "nested too deeply" in line and "settings reset" in line
+        assert f.read_bytes() == garbage  # left as it was
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log(
+    assistant_home, capsys, monkeypatch
+):
+    from assistant.cli import history_cmd
+    from assistant.cli.main import main
+
+    def broken(_args):
+        raise RuntimeError("something inside broke\nwith a second line")
+
+    import logging
+    import os
+    import threading
+
+    monkeypatch.setattr(history_cmd, "cmd_list", broken)
+    environ, handlers, hook = (
+        dict(os.environ),
+        list(logging.getLogger().handlers),
+        threading.excepthook,
+    )
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        assert main(["history", "list"]) == 2
+    finally:  # main() set up this process as the app's: undo it for the tests that follow
+        os.environ.clear()
+        os.environ.update(environ)
+        for h in logging.getLogger().handlers[len(handlers) :]:
+            logging.getLogger().removeHandler(h)
+            h.close()
+        threading.excepthook = hook
+        os.umask(umask)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "RuntimeError: something inside broke." in err and "assistant.log" in err
+    log = (assistant_home / "cache" / "logs" / "assistant.log").read_text()
+    assert "Traceback" in log and "something inside broke" in log

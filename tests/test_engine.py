@@ -265,3 +265,12 @@ def test_a_models_own_settings_are_used_when_it_loads(starter_gguf, tmp_path, gr
         assert (d["n_ctx"], d["threads"]) == (2048, 2) and d["chat_template"] != "built-in chatml"
     finally:
         eng.close()
+
+
+def test_the_llama_build_leaves_out_the_crashing_amx_kernels():
+    """llama.cpp's AMX matrix kernels crash in the first answer on Sapphire Rapids-class
+    CPUs (ggml-org/llama.cpp#20824); packaging/build-llama.sh compiles them out."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AMX_INT8 = 1" not in info, info

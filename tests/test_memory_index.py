@@ -71,7 +71,7 @@ def test_mismatched_or_corrupt_index_is_rebuilt_empty(embedder, tmp_path):
 
     SharedSystemClient.clear_system_cache()  # as in a fresh process
     again = VectorIndex(path, embedder.name, embedder.dimension)
-    assert again.rebuilt_reason is not None and "could not be opened" in again.rebuilt_reason
+    assert again.rebuilt_reason is not None and "damaged" in again.rebuilt_reason
     again.upsert("memories", ["b"], embedder.embed(["world"]), ["world"])
     assert again.count("memories") == 1
 

@@ -116,8 +116,10 @@ def test_corrupt_index_is_rebuilt_from_sqlite_with_a_notice(embedder):
         if f.is_file() and f.name != "manifest.json":
             f.write_bytes(os.urandom(2048))
     svc = _service(embedder)
+    told: list[str] = []
+    svc.on_notice = told.append
     svc.ensure_open()
-    assert svc.knowledge.notice and "rebuilt" in svc.knowledge.notice
+    assert len(told) == 1 and "rebuilt" in told[0]
     assert svc.knowledge.index.count("memories") == len(FACTS)
     for fact, question in zip(FACTS, QUESTIONS, strict=True):
         first = svc.recall_for(question, None).items[0]

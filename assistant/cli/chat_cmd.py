@@ -104,14 +104,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     dim = common.Dim()
     with common.open_store() as store:
         service = ChatService(store, engine, settings, common.open_memory(store, settings))
-        conv = service.new_conversation(args.system)
+        conv, chunks = service.start(
+            question, cancel, documents_only=args.docs, system_prompt=args.system
+        )
         with common.ctrl_c_cancels(cancel):
-            got = _stream_to(
-                sys.stdout,
-                service.send(conv.id, question, cancel, documents_only=args.docs),
-                dim,
-                not args.json,
-            )
+            got = _stream_to(sys.stdout, chunks, dim, not args.json)
         if args.no_save:
             store.delete_conversation(conv.id)
     done = got.done
@@ -193,9 +190,11 @@ class _Chat:
         return None
 
     def send(self, text: str) -> Iterator[Chunk]:
-        if self.conv_id is None:
-            self.conv_id = self.service.new_conversation().id
         self.cancel = CancelToken()
+        if self.conv_id is None:
+            conv, chunks = self.service.start(text, self.cancel)
+            self.conv_id = conv.id
+            return chunks
         return self.service.send(self.conv_id, text, self.cancel)
 
 

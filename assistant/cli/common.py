@@ -20,7 +20,9 @@ def settings() -> Settings:
 
 def open_store() -> HistoryStore:
     paths = get_paths().ensure()
-    return HistoryStore(paths.history_db, paths.backups_dir)
+    store = HistoryStore(paths.history_db, paths.backups_dir)
+    store.backup_if_due()  # the day's backup, once (a few ms for a typical history)
+    return store
 
 
 def open_memory(store: HistoryStore, s: Settings) -> Any:

@@ -94,7 +94,12 @@ def cmd_list(args: argparse.Namespace) -> int:
         n_ok = sum(d.status == "indexed" for d in mine)
         print(f"{root}  ({n_ok} indexed, {len(mine) - n_ok} skipped)")
         for d in mine:
-            if d.status == "indexed":
+            if d.status == "indexed" and d.unembedded:
+                print(
+                    f"    {d.path}  ({plural(d.chunks, 'passage')}, {d.unembedded} found by "
+                    "keyword only until embedded: `assistant docs rescan`)"
+                )
+            elif d.status == "indexed":
                 print(f"    {d.path}  ({plural(d.chunks, 'passage')})")
             else:
                 print(f"    {d.path}  skipped: {d.error}")

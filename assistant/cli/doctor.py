@@ -113,6 +113,55 @@ def _memory() -> Check:
     return ("ok", "memory", f"{n_mem} memories, {n_docs} documents{skipped}")
 
 
+def _index() -> Check:
+    """Opens the local index and queries it: a damaged one is reported, not called ok."""
+    p = get_paths()
+    folder = p.data_dir / "index"
+    try:
+        if load_settings().memory.chroma_url:
+            return ("ok", "memory index", "on the Chroma server (memory.chroma_url)")
+    except AssistantError:
+        pass  # reported by the settings check
+    if not (folder / "manifest.json").exists():
+        return ("ok", "memory index", "not built yet (made at the first search)")
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None  # type: ignore[assignment]
+    lock = None
+    try:
+        if fcntl is not None:
+            lock = (p.data_dir / "index.lock").open("a+")
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return ("ok", "memory index", "in use by the running assistant (it checks it)")
+        from assistant.core.history import HistoryStore
+        from assistant.core.knowledge import SOURCES, samples
+        from assistant.core.vector_index import probe
+
+        model = json.loads((folder / "manifest.json").read_text()).get("embedder", "")
+        with HistoryStore(p.history_db, p.backups_dir) as store:
+            expected = {c: samples(store, c, model) for c in SOURCES}
+        counts = probe(folder, expected)
+    except AssistantError as e:
+        return ("fail", "memory index", str(e))
+    except ValueError:
+        return (
+            "fail",
+            "memory index",
+            f"{folder}/manifest.json is unreadable: "
+            "it is rebuilt at the next search, or now with `assistant memory reindex`",
+        )
+    except OSError as e:
+        return ("warn", "memory index", f"cannot check {folder}: {e.strerror}")
+    finally:
+        if lock is not None:
+            lock.close()
+    total = ", ".join(f"{n} {c}" for c, n in counts.items()) or "empty"
+    return ("ok", "memory index", f"{total}: {folder}")
+
+
 def _data_dir() -> Check:
     p = get_paths()
     try:
@@ -168,6 +217,7 @@ CHECKS: list[Callable[[], Check]] = [
     _chat_model,
     _history,
     _memory,
+    _index,
     _data_dir,
     _portaudio,
     _speech_model,

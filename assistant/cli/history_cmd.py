@@ -1,16 +1,19 @@
-"""`assistant history list|show|search|export|import|delete|backup`."""
+"""`assistant history list|show|search|export|import|delete|backup|restore`."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import socket
 import sys
 from pathlib import Path
 
 from assistant.cli import common
-from assistant.core import exchange
+from assistant.core import backups, exchange
 from assistant.core.errors import HistoryError
+from assistant.core.files import atomic_write
+from assistant.core.paths import Paths, get_paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +54,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = hs.add_parser("backup", help="copy the history database into the backups folder")
     p.set_defaults(func=cmd_backup)
+
+    p = hs.add_parser(
+        "restore",
+        help="put a backup in place of the history database (the current file is kept aside)",
+    )
+    p.add_argument("file", nargs="?", help="a backup file (default: the newest good one)")
+    p.add_argument("--list", action="store_true", help="list the backups and exit")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_restore)
 
 
 def _when(ts: float) -> str:
@@ -116,8 +128,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             ids = args.id or [c.id for c in store.list_conversations()]
             text = "\n---\n\n".join(exchange.export_markdown(store, i) for i in ids)
     if args.output:
-        try:
-            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:  # all or nothing: a full disk leaves no empty or half-written export
+            atomic_write(Path(args.output), text + "\n")
         except OSError as e:
             raise HistoryError(f"Cannot write {args.output}: {e.strerror}.") from e
         print(f"Exported to {args.output}", file=sys.stderr)
@@ -148,3 +160,69 @@ def cmd_backup(args: argparse.Namespace) -> int:
     with common.open_store() as store:
         print(store.backup())
     return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    paths = get_paths()
+    found = backups.list_backups(paths.backups_dir)
+    if args.list:
+        if not found:
+            print(f"No backups in {paths.backups_dir} yet (one is made each day you use it).")
+        for b in found:
+            print(f"{b.when}  {b.reason:<34} {b.size / 1e6:7.1f} MB  {b.path.name}")
+        return 0
+    chosen = None
+    if args.file:
+        f = Path(args.file)
+        if not f.is_absolute() and not f.exists():
+            f = paths.backups_dir / f
+        chosen = (
+            backups.Backup(f, f.stat().st_mtime, "chosen", f.stat().st_size)
+            if f.is_file()
+            else None
+        )
+        if chosen is None:
+            raise HistoryError(
+                f"No backup file {args.file}.", "See `assistant history restore --list`."
+            )
+    elif not found:
+        raise HistoryError(
+            f"No backups in {paths.backups_dir} yet.",
+            "One is made each day the assistant is used, and before risky changes.",
+        )
+    if app_running(paths):
+        raise HistoryError(
+            "The assistant is running and has the history open.",
+            "Quit it (tray → Quit), then restore.",
+        )
+    label = chosen.path.name if chosen else f"the newest good backup (from {found[0].when})"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise HistoryError(
+                f"Not replacing the history with {label} without confirmation.",
+                "Add --yes to do it from a script.",
+            )
+        question = f"Replace the history with {label}? The current file is kept aside. [y/N] "
+        if input(question).strip().lower() not in ("y", "yes"):
+            print("Left the history as it was.")
+            return 1
+    done = backups.restore(paths.history_db, paths.backups_dir, chosen)
+    with common.open_store() as store:
+        n = len(store.list_conversations())
+    aside = f"; the file it replaced is {done.set_aside}" if done.set_aside else ""
+    print(f"Restored the backup from {done.backup.when} ({n} conversations){aside}.")
+    return 0
+
+
+def app_running(paths: Paths) -> bool:
+    """Whether a window (or `assistant gui`) of this data folder is running."""
+    sock = paths.instance_socket
+    if not hasattr(socket, "AF_UNIX") or not sock.exists():
+        return False
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(1)
+        try:
+            s.connect(str(sock))
+        except OSError:
+            return False
+    return True

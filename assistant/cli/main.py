@@ -6,22 +6,42 @@ import argparse
 import logging
 import logging.handlers
 import sys
+import threading
 from collections.abc import Sequence
 
 from assistant import __version__
+from assistant.core import privacy
 from assistant.core.errors import AssistantError
+from assistant.core.faults import explain
 from assistant.core.paths import get_paths
 
 log = logging.getLogger("assistant")
 
 
+class _OneLine(logging.Formatter):
+    """The terminal gets one line per record; tracebacks go to the log file only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname} {record.name}: {record.getMessage()}"
+        return text.splitlines()[0] if text else text
+
+
 def _setup_logging(verbose: bool) -> str | None:
+    # A log line that cannot be written (a full disk) must not print a traceback.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(logging.INFO if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    console.setFormatter(_OneLine())
+    console.addFilter(lambda r: not getattr(r, "file_only", False))
     root.addHandler(console)
+    # Uncaught errors in helper threads go to the log too, not as a traceback on stderr.
+    threading.excepthook = lambda a: log.error(
+        "unexpected error in thread %s",
+        a.thread.name if a.thread else "?",
+        exc_info=(a.exc_type, a.exc_value, a.exc_traceback),
+    )
     # pypdf warns about every quirk of a damaged PDF; the skip reason says enough.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
@@ -73,8 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    paths = get_paths()
+    privacy.harden_process(paths.cache_dir)  # before any library that phones home loads
     parser = build_parser()
     args = parser.parse_args(argv)
+    privacy.secure_existing(paths.config_dir, paths.data_dir, paths.cache_dir)
     log_file = _setup_logging(args.verbose)
     if not getattr(args, "func", None):
         # No command: the desktop window, or the terminal chat where there is no screen.
@@ -98,7 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:
-        log.exception("unexpected error")
+        known = explain(e, paths)
+        if known is not None:  # a full disk, a damaged database: what to do, in one line
+            log.error("%s", known, exc_info=True, extra={"file_only": True})
+            print(f"error: {known}", file=sys.stderr)
+            return 1
+        log.error("unexpected error", exc_info=True, extra={"file_only": True})
         where = f" Details are in {log_file}." if log_file else ""
-        print(f"error: unexpected {type(e).__name__}: {e}.{where}", file=sys.stderr)
+        first = str(e).splitlines()[0][:300] if str(e) else ""
+        print(f"error: unexpected {type(e).__name__}: {first}.{where}", file=sys.stderr)
         return 2

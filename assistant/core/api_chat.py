@@ -3,6 +3,7 @@ that serve them. No HTTP here: see api_server."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -129,6 +130,46 @@ class EmbeddingsRequest(_Loose):
         if len(items) > 2048:
             raise ApiError(400, "At most 2048 inputs per request.", param="input")
         return items  # type: ignore[return-value]
+
+
+MAX_DEPTH = 64  # a real request is nested 4-6 levels deep
+
+
+def parse_body(body: bytes) -> Any:
+    """The JSON of a request body, or a 400 saying what is wrong with it.
+
+    Depth and text are checked here, so that nothing later (validation, the
+    tokenizer) meets a value it cannot handle: a body nested thousands of
+    levels deep, or a lone UTF-16 surrogate ("\\ud800") that UTF-8 cannot encode.
+    """
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ApiError(400, f"The request body is not valid JSON: {e}.") from e
+    except RecursionError as e:
+        raise ApiError(
+            400, f"The request body is nested too deeply (over {MAX_DEPTH} levels)."
+        ) from e
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ApiError(400, f"The request body is nested too deeply (over {MAX_DEPTH} levels).")
+        if isinstance(value, dict):
+            stack.extend((k, depth) for k in value)
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise ApiError(
+                    400,
+                    "The request holds text that is not valid Unicode (a lone surrogate such "
+                    f"as \\u{ord(value[e.start]):04x}); send UTF-8 text.",
+                ) from e
+    return data
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:

@@ -100,10 +100,7 @@ class ApiApp:
             body += part
             if len(body) > MAX_BODY:
                 raise _too_large()
-        try:
-            return json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ApiError(400, f"The request body is not valid JSON: {e}.") from e
+        return api_chat.parse_body(bytes(body))
 
     def _chat_model(self, asked: str) -> str:
         model = self.runner.model_id()

@@ -66,6 +66,23 @@ class ChatService:
         prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
         return self.store.create_conversation(system_prompt=prompt, model=self.engine.name)
 
+    def start(
+        self,
+        text: str,
+        cancel: CancelToken | None = None,
+        params: GenerationSettings | None = None,
+        documents_only: bool = False,
+        system_prompt: str | None = None,
+    ) -> tuple[Conversation, Iterator[Chunk]]:
+        """A new conversation that begins with ``text``, both committed together, and
+        the answer's stream (as ``send``)."""
+        prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
+        conv = self.store.create_conversation(
+            title_from(text), prompt, self.engine.name, first_message=text
+        )
+        msg = self.store.thread(conv.id)[-1]
+        return conv, self._after_user(conv.id, msg, cancel, params, documents_only)
+
     def send(
         self,
         conversation_id: int,
@@ -80,9 +97,24 @@ class ChatService:
         instead of guessing when no passage is relevant.
         """
         conv = self.store.get_conversation(conversation_id)
-        msg = self.store.add_message(conversation_id, "user", text)
+        try:
+            msg = self.store.add_message(conversation_id, "user", text)
+        except Exception:
+            self._drop_if_empty(conversation_id)  # e.g. a full disk: no "(untitled)" left behind
+            raise
         if not conv.title:
             self.store.update_conversation(conversation_id, title=title_from(text))
+        return self._after_user(conversation_id, msg, cancel, params, documents_only)
+
+    def _after_user(
+        self,
+        conversation_id: int,
+        msg: Message,
+        cancel: CancelToken | None,
+        params: GenerationSettings | None,
+        documents_only: bool,
+    ) -> Iterator[Chunk]:
+        text = msg.content
         saved = self.memory.remember_command(text, msg.id) if self.memory else None
         if saved is not None:
             reply = f"Got it, I'll remember that. Saved to memory: “{saved.text}”"
@@ -92,6 +124,13 @@ class ChatService:
             notice = MemoryNotice(saved=((saved.id, saved.text),))
             return self._fixed_answer(conversation_id, msg.id, reply, "memory", notice)
         return self._answer(conversation_id, msg.id, cancel, params, documents_only)
+
+    def _drop_if_empty(self, conversation_id: int) -> None:
+        try:
+            if not self.store.messages(conversation_id):
+                self.store.delete_conversation(conversation_id)
+        except Exception as e:  # the disk may be too full even for this
+            log.warning("could not remove the empty conversation %s: %s", conversation_id, e)
 
     def regenerate(
         self,

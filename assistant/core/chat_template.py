@@ -2,22 +2,27 @@
 
 A GGUF file is untrusted input: its template may try to reach Python
 internals (blocked by Jinja's immutable sandbox) or to burn CPU and memory
-(blocked by caps on ``range``, on repetition and on output size).
+(blocked by ``template_sandbox``: a time budget, loop-step and value-size caps).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import operator
 from collections.abc import Sequence
 from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assistant.core.errors import ChatTemplateError
+from assistant.core.template_sandbox import (
+    MAX_OUTPUT_CHARS,
+    MAX_RANGE_ITEMS,
+    TIME_BUDGET_S,
+    Budget,
+    LimitedSandbox,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +37,6 @@ FIX_HINT = (
     "Set the template to 'chatml': `assistant models settings FILE --chat-template chatml` "
     "(or model.chat_template for every model)."
 )
-
-MAX_OUTPUT_CHARS = 8_000_000  # far beyond any context window
-MAX_RANGE_ITEMS = 200_000  # per render, all range() calls together
-MAX_REPEAT = 100_000  # longest str/list made by '*'
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "**":
-            if isinstance(right, int | float) and abs(right) > 64:
-                raise SecurityError("exponent too large")
-            return operator.pow(left, right)
-        seq, times = (left, right) if isinstance(right, int) else (right, left)
-        too_long = isinstance(seq, str | list | tuple) and isinstance(times, int)
-        if too_long and len(seq) * times > MAX_REPEAT:
-            raise SecurityError("repetition too large")
-        return operator.mul(left, right)
 
 
 def _raise_exception(message: str) -> None:
@@ -67,31 +53,52 @@ class ChatTemplate:
         self.name = name or "template"
         self.bos_token = bos_token
         self.eos_token = eos_token
-        self._budget = [0]
-        env = _Sandbox(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
+        self._budget = Budget()
+        env = LimitedSandbox(
+            self._budget,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            extensions=["jinja2.ext.loopcontrols"],
+        )
         env.globals.update(
             raise_exception=_raise_exception,
             range=self._range,
             strftime_now=lambda fmt: dt.datetime.now().strftime(fmt),
         )
-        env.filters["tojson"] = _tojson
+        env.filters["tojson"] = env.limit(_tojson)
         try:
+            self._budget.start(TIME_BUDGET_S)
             self._template = env.from_string(source)
+        except SecurityError as e:
+            raise self._blocked(e) from e
         except TemplateError as e:
             raise ChatTemplateError(
                 f"The chat template ({self.name}) is not valid Jinja: {str(e).rstrip('.')}.",
                 FIX_HINT,
             ) from e
+        except (RecursionError, MemoryError) as e:  # absurdly nested source
+            raise ChatTemplateError(
+                f"The chat template ({self.name}) is too deeply nested to compile.", FIX_HINT
+            ) from e
 
     def _range(self, *args: int) -> range:
         r = range(*args)
-        self._budget[0] += len(r)
-        if self._budget[0] > MAX_RANGE_ITEMS:
+        self._budget.range_items += len(r)
+        if self._budget.range_items > MAX_RANGE_ITEMS:
             raise SecurityError("range budget exceeded")
         return r
 
+    def _blocked(self, e: SecurityError) -> ChatTemplateError:
+        hint = (
+            FIX_HINT
+            if self.name == "settings override"
+            else f"Use a model from a trusted source. {FIX_HINT}"
+        )
+        reason = str(e).rstrip(".")
+        return ChatTemplateError(f"Blocked an unsafe chat template ({self.name}): {reason}.", hint)
+
     def render(self, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
-        self._budget[0] = 0
+        self._budget.start(TIME_BUDGET_S)
         out: list[str] = []
         size = 0
         try:
@@ -109,15 +116,9 @@ class ChatTemplate:
         except ChatTemplateError:
             raise
         except SecurityError as e:
-            hint = (
-                FIX_HINT
-                if self.name == "settings override"
-                else f"Use a model from a trusted source. {FIX_HINT}"
-            )
-            reason = str(e).rstrip(".")
-            raise ChatTemplateError(
-                f"Blocked an unsafe chat template ({self.name}): {reason}.", hint
-            ) from e
+            raise self._blocked(e) from e
+        except RecursionError as e:  # a macro or recursive loop that calls itself forever
+            raise self._blocked(SecurityError("it calls itself without end")) from e
         except Exception as e:  # a broken template is bad input, not a crash
             raise ChatTemplateError(
                 f"The chat template ({self.name}) failed: {type(e).__name__}: {str(e).rstrip('.')}.",

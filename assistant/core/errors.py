@@ -37,3 +37,11 @@ class ContextOverflowError(AssistantError):
 
 class HistoryError(AssistantError):
     """The history database cannot be opened, migrated or imported."""
+
+
+class HistoryDamagedError(HistoryError):
+    """The history database is damaged (or empty although it was in use)."""
+
+
+class DiskFullError(AssistantError):
+    """A write failed (or would fail) for lack of free space."""

@@ -129,6 +129,8 @@ def import_json(store: HistoryStore, path: Path) -> ImportReport:
     for i, c in enumerate(convs):
         _validate_conversation(c, f"conversation #{i + 1}")
     report = ImportReport()
+    if convs:
+        store.backup_if_used("before-import")
     # Oldest first, so ids follow the original order.
     for c in sorted(convs, key=lambda c: _ts(c.get("created_at", 0), "conversation")):
         if store.find_conversation_uid(c["uid"]) is not None:

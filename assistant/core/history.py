@@ -16,13 +16,15 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.core import migrations
+from assistant.core import backups
 from assistant.core.errors import HistoryError
+from assistant.core.files import MB, disk_full, free_bytes, is_disk_full
+from assistant.core.history_db import open_database
 
 log = logging.getLogger(__name__)
 
@@ -91,31 +93,21 @@ def _pid_alive(pid: int) -> bool:
 
 
 class HistoryStore:
-    """Thread-safe access to one history database (one connection, one lock)."""
+    """Thread-safe access to one history database (one connection, one lock).
+
+    Opening checks the file first (``history_db.open_database``): a damaged
+    database is refused with the way back to a backup, and on a full disk it
+    opens read-only so that reading still works.
+    """
 
     def __init__(self, path: Path | str, backups_dir: Path | None = None) -> None:
         self.path = Path(path)
         self.backups_dir = backups_dir or self.path.parent / "backups"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=10
-            )
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode survives any process crash; only power loss
-            # can drop the very last commits.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+        self._db, self.read_only = open_database(self.path, self.backups_dir)
+        if not self.read_only:
             self.recover_drafts()
-        except sqlite3.DatabaseError as e:
-            raise HistoryError(
-                f"Cannot open the history database {self.path}: {e}.",
-                "It was left untouched; move it aside to start a new one, "
-                f"or restore a copy from {self.backups_dir}.",
-            ) from e
 
     # -- plumbing ---------------------------------------------------------
 
@@ -135,13 +127,30 @@ class HistoryStore:
             if self._db.in_transaction:  # nested: the outer one commits
                 yield self._db
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise self._write_error(e) from e
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as e:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(e, sqlite3.Error):
+                    raise self._write_error(e) from e
                 raise
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as e:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise self._write_error(e) from e
+
+    def _write_error(self, e: sqlite3.Error) -> Exception:
+        """A failed write as the user should see it: the disk is full, or as it came."""
+        if self.read_only or is_disk_full(e) or (free_bytes(self.path.parent) or 0) < MB:
+            return disk_full(self.path.parent)
+        return e
 
     def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self._lock:
@@ -158,36 +167,41 @@ class HistoryStore:
     def integrity_check(self) -> str:
         return self._query("PRAGMA integrity_check")[0][0]
 
-    def _migrate(self) -> None:
-        version = self.user_version()
-        latest = migrations.LATEST_VERSION
-        if version > latest:
-            raise HistoryError(
-                f"The history in {self.path} was written by a newer version "
-                f"(schema {version}, this version knows {latest}).",
-                "Update the assistant; your history was left untouched.",
-            )
-        if version == latest:
-            return
-        if version > 0:
-            self.backup(reason=f"before-migration-v{version}-to-v{latest}")
-        for target in range(version + 1, latest + 1):
-            log.info("migrating history schema to v%d", target)
-            with self.transaction() as db:
-                for statement in migrations.statements(migrations.MIGRATIONS[target - 1]):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {target}")
-
     def backup(self, reason: str = "manual") -> Path:
-        """Copy the live database (consistently, via SQLite's backup API)."""
-        self.backups_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = self.backups_dir / f"history-{stamp}-{reason}.sqlite3"
-        with self._lock, sqlite3.connect(dest) as out:
-            self._db.backup(out)
-        out.close()
-        log.info("history backed up to %s", dest)
-        return dest
+        """A verified copy of the live database in the backups folder (SQLite's backup API)."""
+        with self._lock:
+            return backups.make_backup(self._db, self.backups_dir, reason)
+
+    def _has_content(self) -> bool:
+        return bool(
+            self._query(
+                "SELECT EXISTS(SELECT 1 FROM messages) OR EXISTS(SELECT 1 FROM memories)"
+                " OR EXISTS(SELECT 1 FROM documents)"
+            )[0][0]
+        )
+
+    def backup_if_used(self, reason: str) -> Path | None:
+        """A backup before a risky change, when there is anything to lose."""
+        return self.backup(reason) if self._has_content() else None
+
+    def backup_if_due(self) -> Path | None:
+        """A backup when the newest is over an hour old and there is something to keep.
+
+        Uses a connection of its own, so the window can run it on a thread
+        without holding up this store; a failure (a full disk) is logged, not raised.
+        """
+        kind = None if self.read_only else backups.due(self.backups_dir)
+        if kind is None or not self._has_content():
+            return None
+        try:
+            src = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            try:
+                return backups.make_backup(src, self.backups_dir, kind)
+            finally:
+                src.close()
+        except Exception as e:
+            log.warning("could not back up the history: %s", e)
+            return None
 
     # -- conversations ----------------------------------------------------
 
@@ -198,7 +212,10 @@ class HistoryStore:
         model: str | None = None,
         uid: str | None = None,
         created_at: float | None = None,
+        first_message: str | None = None,
     ) -> Conversation:
+        """A new conversation; with ``first_message``, the user's first message is added in
+        the same transaction (a full disk then leaves neither, never an empty chat)."""
         now = time.time()
         created = created_at or now
         with self.transaction() as db:
@@ -208,6 +225,8 @@ class HistoryStore:
                 (uid or uuid.uuid4().hex, title, system_prompt, model, created, max(created, now)),
             )
             cid = cur.lastrowid
+            if first_message is not None:
+                self.add_message(cid, "user", first_message, parent_id=None)  # type: ignore[arg-type]
         return self.get_conversation(cid)  # type: ignore[arg-type]
 
     def get_conversation(self, conversation_id: int) -> Conversation:
@@ -257,8 +276,17 @@ class HistoryStore:
             )
 
     def delete_conversation(self, conversation_id: int) -> None:
+        uid = self._query("SELECT uid FROM conversations WHERE id = ?", (conversation_id,))
         with self.transaction() as db:
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            purge_words(db, "messages_fts")
+        if uid:
+            sql = [("DELETE FROM conversations WHERE uid = ?", (uid[0][0],))]
+            self.scrub_backups(sql, ("messages_fts",))
+
+    def scrub_backups(self, statements: list[tuple[str, tuple]], fts: tuple[str, ...]) -> None:
+        """A deletion the user made, applied to the backups as well."""
+        backups.scrub(self.backups_dir, statements, fts)
 
     # -- messages ---------------------------------------------------------
 
@@ -405,10 +433,13 @@ class HistoryStore:
     def update_draft(self, message_id: int, content: str) -> None:
         """One small commit per call; cheap in WAL mode with synchronous=NORMAL."""
         with self._lock:
-            self._db.execute(
-                "UPDATE message_drafts SET content = ?, updated_at = ? WHERE message_id = ?",
-                (content, time.time(), message_id),
-            )
+            try:
+                self._db.execute(
+                    "UPDATE message_drafts SET content = ?, updated_at = ? WHERE message_id = ?",
+                    (content, time.time(), message_id),
+                )
+            except sqlite3.Error as e:
+                raise self._write_error(e) from e
 
     def finish_draft(
         self,
@@ -478,6 +509,13 @@ class HistoryStore:
             if conv.id not in seen:
                 hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
         return hits[:limit]
+
+
+def purge_words(db: sqlite3.Connection, fts_table: str) -> None:
+    """Merge a full-text index so the words of deleted rows leave the file: FTS5 marks
+    deletions in new segments and keeps the old ones until they merge (~0.2 s for
+    20,000 messages)."""
+    db.execute(f"INSERT INTO {fts_table}({fts_table}) VALUES ('optimize')")
 
 
 def fts_query(text: str, op: str = " ") -> str:

@@ -14,17 +14,25 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
 from assistant.core.embedder import Embedder
+from assistant.core.errors import AssistantError, DiskFullError
+from assistant.core.files import MB, free_bytes, is_disk_full
 from assistant.core.history import HistoryStore
 from assistant.core.paths import Paths
 from assistant.core.settings import MemorySettings
-from assistant.core.vector_index import Hit, VectorIndex
+from assistant.core.vector_index import Hit, VectorIndex, wipe_folder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class IndexLost(Exception):
+    """The index answers, but without items it was given: its vectors are gone."""
+
 
 # collection -> (key prefix, SQL giving (id, text[, conversation_id]) of what belongs in it)
 SOURCES: dict[str, tuple[str, str]] = {
@@ -43,6 +51,24 @@ SOURCES: dict[str, tuple[str, str]] = {
 }
 EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway
 BATCH = 64  # passages embedded per step (~2.5 s on 2 cores): answers get the lock in between
+
+
+def samples(store: HistoryStore, collection: str, model: str) -> list[tuple[str, np.ndarray]]:
+    """A few items the index must hold, with their cached vectors: the oldest, a middle
+    one and the newest (``Knowledge`` and ``doctor`` query the index with them)."""
+    prefix, sql = SOURCES[collection]
+    ids = [r[0] for r in store.fetch(f"SELECT id FROM ({sql}) ORDER BY id")]
+    picked = sorted({ids[0], ids[len(ids) // 2], ids[-1]}) if ids else []
+    keys = [f"{prefix}{i}" for i in picked]
+    marks = ",".join("?" * len(keys))
+    rows = (
+        store.fetch(
+            f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", (model, *keys)
+        )
+        if keys
+        else []
+    )
+    return [(k, np.frombuffer(b, dtype=np.float32)) for k, b in rows]
 
 
 class Knowledge:
@@ -64,6 +90,10 @@ class Knowledge:
         self._lock_file: IO[str] | None = None
         self._epoch = -1
         self._opened = threading.Event()
+        self._repairing = False
+        self._repairs = 0  # how many times the index was rebuilt after damage
+        # Told when a damaged index was rebuilt (the CLI prints it, the window shows it).
+        self.on_repair: Callable[[str], None] | None = None
 
     # -- opening ------------------------------------------------------------
 
@@ -82,18 +112,100 @@ class Knowledge:
             if owner:
                 path = self.paths.data_dir / "index"
                 existed = (path / "manifest.json").exists()
-                self.index = VectorIndex(path, self.embedder.name, self.embedder.dimension, url)
+                try:
+                    self.index = self._new_index(url)
+                except DiskFullError:
+                    # Searching still works, exactly, over the vectors SQLite keeps.
+                    log.info("the disk is full: searching without the index")
+                    self.guest = True
+                    self._opened.set()
+                    return self
                 if self.index.rebuilt_reason:
                     self.notice = f"The memory index was rebuilt ({self.index.rebuilt_reason})."
                 elif not url and not existed and self._was_built():
                     self.notice = "The memory index was missing; it was rebuilt from the database."
                 self.sync(progress)
+                self._verify()
             else:
                 self.guest = True
                 log.info("another process owns the index; searching the cached vectors")
                 self.vectors([(f"m{r[0]}", r[1]) for r in self._rows("memories")])
             self._opened.set()
         return self
+
+    def _new_index(self, url: str | None = None) -> VectorIndex:
+        path = self.paths.data_dir / "index"
+        return VectorIndex(path, self.embedder.name, self.embedder.dimension, url)
+
+    # -- self-repair --------------------------------------------------------------
+
+    def _guarded(self, call: Callable[[VectorIndex], T]) -> T | None:
+        """``call`` on the local index. Any failure in there means the index is damaged
+        (it holds nothing SQLite lacks): it is wiped, rebuilt from SQLite and ``call``
+        tried once more. None when there is no index (a guest, or it could not be rebuilt)."""
+        with self._lock:
+            index = self.index
+            if index is None:
+                return None
+            try:
+                return call(index)
+            except Exception as e:
+                if not self._repair(index, e):
+                    raise
+            if self.index is None:
+                return None
+            return call(self.index)
+
+    def _repair(self, index: VectorIndex, error: Exception) -> bool:
+        """Rebuild a damaged local index; False when it is not ours to rebuild."""
+        if index.url is not None or isinstance(error, AssistantError) or self._repairing:
+            return False  # a server's errors are reported, not wiped; no repair inside a repair
+        if is_disk_full(error) or (free_bytes(self.paths.data_dir) or 0) < MB:
+            return False  # a full disk, not damage: the index may be fine
+        log.info(  # the user is told by the notice
+            "the memory index is damaged (%s: %s); rebuilding it", type(error).__name__, error
+        )
+        self._repairing = True
+        try:
+            index.wipe(f"damaged: {type(error).__name__}")
+            self.index = self._new_index()
+            self._repairs += 1
+            self.sync()
+            self.notice = "The memory index was damaged; it was rebuilt from the database."
+        except Exception as e:
+            log.info("could not rebuild the memory index: %s", e, exc_info=True)
+            self.index = None  # searches use the cached vectors meanwhile
+            self.guest = True
+            self.notice = (
+                f"The memory index is damaged and could not be rebuilt ({type(e).__name__}); "
+                "searching without it. Run `assistant memory reindex`."
+            )
+        finally:
+            self._repairing = False
+        if self.on_repair:
+            self.on_repair(self.notice)
+        return True
+
+    def _verify(self) -> None:
+        """Ask the index for items it must hold, by their own vectors: a lost or garbled
+        vector segment answers without error but with the wrong items."""
+        if self.index is None or self.index.url is not None:
+            return
+        for collection in SOURCES:
+            if collection == "conversations" and not self.settings.recall_conversations:
+                continue
+            for key, vec in samples(self.store, collection, self.embedder.name):
+                hits = self._guarded(
+                    lambda ix, c=collection, v=vec: ix.query(c, v, 3, ids_only=True)
+                )
+                if hits is not None and key not in {h.id for h in hits}:
+                    self._repair(self.index, IndexLost(f"{collection} lost {key}"))
+                    return
+
+    def take_notice(self) -> str | None:
+        """The notice to show once (an index rebuilt at open or after damage)."""
+        notice, self.notice = self.notice, None
+        return notice
 
     def open_within(self, timeout: float) -> bool:
         """Open, waiting at most ``timeout`` s for another thread that is opening it."""
@@ -123,10 +235,13 @@ class Knowledge:
         except OSError:
             f.close()
             return False
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
+        try:  # the pid is for people looking; the lock is the flock
+            f.seek(0)
+            f.truncate()
+            f.write(str(os.getpid()))
+            f.flush()
+        except OSError:
+            pass
         self._lock_file = f
         return True
 
@@ -218,16 +333,21 @@ class Knowledge:
 
     def _sync_collection(self, collection: str, progress: Callable[[int, int], None] | None) -> int:
         prefix, sql = SOURCES[collection]
+        repairs = self._repairs
         with self._lock:
             if self.index is None:
                 return 0
             # Ids first: at 100k passages, reading every text just to diff would be ~100 MB.
             wanted = {f"{prefix}{r[0]}" for r in self.store.fetch(f"SELECT id FROM ({sql})")}
-            have = self.index.ids(collection)
+            have = self._guarded(lambda ix: ix.ids(collection))
+            if have is None or self._repairs != repairs:
+                return len(wanted)  # rebuilt meanwhile (by a full sync), or no index left
             stale = sorted(have - wanted)
-            self.index.delete(collection, stale)
+            self._guarded(lambda ix: ix.delete(collection, stale))
         todo = sorted(wanted - have, key=lambda k: int(k[len(prefix) :]))
         for start in range(0, len(todo), BATCH):
+            if self._repairs != repairs:
+                break  # a repair re-synced everything
             ids = [int(k[len(prefix) :]) for k in todo[start : start + BATCH]]
             marks = ",".join("?" * len(ids))
             self._upsert(collection, self.store.fetch(f"{sql} AND id IN ({marks})", tuple(ids)))
@@ -246,9 +366,7 @@ class Knowledge:
             if collection == "conversations"
             else None
         )
-        with self._lock:
-            if self.index is not None:
-                self.index.upsert(collection, keys, vecs, metadatas=metas)
+        self._guarded(lambda ix: ix.upsert(collection, keys, vecs, metadatas=metas))
 
     def index_messages(self, message_ids: Iterable[int]) -> None:
         """Make just-finished messages recallable from other conversations."""
@@ -266,28 +384,41 @@ class Knowledge:
                 self.vectors([(f"h{r[0]}", r[1]) for r in rows])
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-        """Rebuild the index from SQLite (vectors come from the cache when present)."""
+        """Rebuild the index from SQLite (vectors come from the cache when present).
+
+        A local index is wiped before it is opened: a damaged one may fail on open
+        or on its first query, and must not stand in the way of its own rebuild."""
         from assistant.core.vector_index import IndexError_
 
         with self._lock:
-            if not self.ready and not self.settings.chroma_url and not self._take_lock():
+            url = self.settings.chroma_url
+            if not self.ready and not url and not self._take_lock():
                 raise IndexError_(  # say so before spending seconds loading the embedder
                     "The index is in use by another running assistant.",
                     "Close the window (or the other `assistant` command) and try again.",
                 )
-            self.open()
-            if self.index is None:
-                raise IndexError_("The index is in use by another running assistant.")
-            if self.index.url is None:
-                # A fresh folder: dropping collections one by one leaves their files behind.
-                self.index.wipe("rebuilt on request")
-                self.index = VectorIndex(
-                    self.index.path, self.embedder.name, self.embedder.dimension
-                )
+            if url:
+                self.open()
+                if self.index is not None:
+                    for collection in SOURCES:
+                        self.index.clear(collection)
             else:
-                for collection in SOURCES:
-                    self.index.clear(collection)
+                # A fresh folder: dropping collections one by one leaves their files behind.
+                if self.index is not None:
+                    self.index.wipe("rebuilt on request")
+                else:
+                    wipe_folder(self.paths.data_dir / "index")
+                self.close_index()
+                self.open()
+            if self.index is None:
+                raise IndexError_("The index could not be opened for rebuilding.")
             return self.sync(progress)
+
+    def close_index(self) -> None:
+        """Forget the open index (keeping the lock), so the next ``open`` makes a new one."""
+        self.index = None
+        self.guest = False
+        self._opened.clear()
 
     # -- search -----------------------------------------------------------------
 
@@ -296,13 +427,14 @@ class Knowledge:
     ) -> list[tuple[int, float]]:
         """(row id, cosine) best first: through the index, or exactly over the cache as a guest."""
         prefix = SOURCES[collection][0]
-        with self._lock:
-            if self.index is not None:
-                where: dict[str, Any] | None = None
-                if exclude_conversation is not None and collection == "conversations":
-                    where = {"conversation_id": {"$ne": exclude_conversation}}
-                hits: list[Hit] = self.index.query(collection, qvec, k, where, ids_only=True)
-                return [(int(h.id[len(prefix) :]), h.score) for h in hits]
+        where: dict[str, Any] | None = None
+        if exclude_conversation is not None and collection == "conversations":
+            where = {"conversation_id": {"$ne": exclude_conversation}}
+        hits: list[Hit] | None = self._guarded(
+            lambda ix: ix.query(collection, qvec, k, where, ids_only=True)
+        )
+        if hits is not None:
+            return [(int(h.id[len(prefix) :]), h.score) for h in hits]
         return self._exact_nearest(collection, qvec, k)
 
     def _exact_nearest(self, collection: str, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:

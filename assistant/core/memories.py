@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore, fts_query
+from assistant.core.history import HistoryStore, fts_query, purge_words
 from assistant.core.remember import normalise, slot_key
 
 _COLS = (
@@ -220,13 +220,19 @@ class MemoryStore:
 
     def forget(self, memory_id: int) -> list[int]:
         """Delete a memory and every older version of it; returns the deleted ids."""
-        ids = [m.id for m in self.history(memory_id)]
+        versions = self.history(memory_id)
+        ids = [m.id for m in versions]
         with self.store.transaction() as db:
             db.executemany("DELETE FROM memories WHERE id = ?", [(i,) for i in ids])
+            purge_words(db, "memories_fts")
+        sql = [("DELETE FROM memories WHERE uid = ?", (m.uid,)) for m in versions]
+        self.store.scrub_backups(sql, ("memories_fts",))
         return ids
 
     def forget_all(self) -> int:
         with self.store.transaction() as db:
             n = db.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
             db.execute("DELETE FROM memories")
+            purge_words(db, "memories_fts")
+        self.store.scrub_backups([("DELETE FROM memories", ())], ("memories_fts",))
         return int(n)

@@ -47,8 +47,15 @@ class MemoryService:
         self.memories = MemoryStore(store)
         self.documents = DocumentStore(store, self.settings.doc_max_mb * 1024 * 1024)
         self.knowledge = knowledge or Knowledge(store, paths, self.settings)
-        # Told once about an index rebuilt at open (the CLI prints it; the window has a signal).
+        # Told once about an index rebuilt at open or after damage (the CLI prints it;
+        # the window shows it in the status bar).
         self.on_notice: Callable[[str], None] | None = None
+        self.knowledge.on_repair = self._notify
+
+    def _notify(self, _text: str) -> None:
+        notice = self.knowledge.take_notice()
+        if notice and self.on_notice:
+            self.on_notice(notice)
 
     # -- saving ---------------------------------------------------------------
 
@@ -97,8 +104,7 @@ class MemoryService:
         if kn.ready:
             return True
         if kn.open_within(LOAD_WAIT_S):  # another thread may be opening it
-            if kn.notice and self.on_notice:
-                self.on_notice(kn.notice)
+            self._notify("")
             return True
         log.warning("memory is still loading; answering without recall")
         return False

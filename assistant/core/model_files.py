@@ -22,12 +22,26 @@ def check_loadable(info: gguf_file.GGUFInfo) -> None:
     load_vocab_only(info)
 
 
+def check_template(info: gguf_file.GGUFInfo) -> None:
+    """Render the file's chat template once, as the engine will: a template that runs
+    code, or past its time and memory budget, is refused before the file is taken in."""
+    from assistant.core.chat_template import resolve
+
+    template = info.chat_template
+    if template:
+        resolve(None, template, "", "").render([{"role": "user", "content": "hi"}])
+
+
 def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, gguf_file.GGUFInfo]:
     try:
         info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError
         check_loadable(info)
+        check_template(info)
     except ModelError as e:  # their hints are about choosing a model, not importing one
-        raise ModelError(e.message, "Import a GGUF chat model file.") from e
+        raise ModelError(
+            f"Not imported: {e.message[0].lower()}{e.message[1:]}",
+            "Import a GGUF chat model file from a trusted source.",
+        ) from e
     models_dir.mkdir(parents=True, exist_ok=True)
     dest = models_dir / Path(src).name
     if dest.exists() and dest.resolve() == Path(src).resolve():

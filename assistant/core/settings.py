@@ -303,6 +303,8 @@ def load_settings(paths: Paths | None = None) -> Settings:
         raise SettingsError(
             f"{f} is not valid JSON (line {e.lineno}, column {e.colno}).", _hint(f)
         ) from e
+    except RecursionError as e:  # thousands of nested brackets: not settings
+        raise SettingsError(f"{f} is not valid settings (nested too deeply).", _hint(f)) from e
     if not isinstance(raw, dict):
         raise SettingsError(f"{f} must hold a JSON object.", _hint(f))
     version = raw.get("schema_version", SCHEMA_VERSION)

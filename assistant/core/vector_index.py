@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from assistant.core.errors import AssistantError
+from assistant.core.files import MB, atomic_write, disk_full, free_bytes, is_disk_full
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,37 @@ class Hit:
 
 
 COLLECTIONS = ("memories", "documents", "conversations")
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """Damage in chromadb's own database, found before chromadb opens it: its Rust core
+    aborts the whole process (a panic, not an exception) on some damaged pages."""
+    db = path / "chroma.sqlite3"
+    if not db.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            found = con.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        if is_disk_full(e) or (free_bytes(path) or 0) < MB:
+            return None  # cannot even be opened for lack of space: not damage
+        found = str(e)
+    return None if found == "ok" else f"the index database is damaged ({found})"
+
+
+def wipe_folder(path: Path) -> None:
+    """Delete an index folder (or whatever took its name) and chromadb's memory of it."""
+    from chromadb.api.client import SharedSystemClient
+
+    # chromadb caches open systems per path in-process; drop them with the files.
+    SharedSystemClient.clear_system_cache()
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class VectorIndex:
@@ -109,7 +142,9 @@ class VectorIndex:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        problem = self._manifest_problem()
+        if self.path.exists() and not self.path.is_dir():
+            self.wipe("the index folder is a file")
+        problem = self._manifest_problem() or sqlite_problem(self.path)
         if problem:
             self.wipe(problem)
         self.path.mkdir(parents=True, exist_ok=True)
@@ -118,20 +153,22 @@ class VectorIndex:
             client = chromadb.PersistentClient(path=str(self.path), settings=settings)
             client.list_collections()
         except Exception as e:  # a corrupt sqlite or segment file
+            if is_disk_full(e) or (free_bytes(self.path) or 0) < MB:
+                # Not damage: nothing can be written. Wiping would lose a good index.
+                raise disk_full(self.path) from e
             self.wipe(f"the index could not be opened ({type(e).__name__})")
             self.path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(self.path), settings=settings)
-        (self.path / "manifest.json").write_text(json.dumps(self.manifest))
+        manifest = self.path / "manifest.json"
+        if not manifest.exists() or json.loads(manifest.read_text() or "{}") != self.manifest:
+            atomic_write(manifest, json.dumps(self.manifest))
         return client
 
     def wipe(self, reason: str) -> None:
-        from chromadb.api.client import SharedSystemClient
-
         log.info("rebuilding the vector index: %s", reason)
         self.rebuilt_reason = reason
-        # chromadb caches open systems per path in-process; drop them with the files.
-        SharedSystemClient.clear_system_cache()
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._collections.clear()
+        wipe_folder(self.path)
 
     def _collection(self, name: str) -> Any:
         col = self._collections.get(name)
@@ -196,3 +233,54 @@ class VectorIndex:
         self._collections.pop(collection, None)
         with contextlib.suppress(Exception):  # absent already
             self._client.delete_collection(self.prefix + collection)
+
+
+def probe(path: Path, samples: dict[str, list[tuple[str, Any]]] | None = None) -> dict[str, int]:
+    """Open a local index folder and query each collection (``doctor``).
+
+    ``samples`` are items each collection must hold, with their vectors: each must
+    come back for its own vector. Returns the number of items per collection;
+    raises ``IndexError_`` saying what is wrong. The caller holds the index lock
+    (chromadb is not process-safe).
+    """
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    problem = sqlite_problem(path)
+    if problem:
+        raise IndexError_(
+            f"The memory index in {path} is damaged: {problem}.",
+            "It is rebuilt at the next search, or now with `assistant memory reindex`.",
+        )
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+        dim = int(manifest["dim"])
+        client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+        counts: dict[str, int] = {}
+        names = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+        probe_vec = np.zeros(dim, dtype=np.float32)
+        probe_vec[0] = 1.0
+        for name in COLLECTIONS:
+            if name not in names:
+                continue
+            col = client.get_collection(name, embedding_function=None)
+            counts[name] = int(col.count())
+            if counts[name]:
+                col.query(query_embeddings=[probe_vec], n_results=1, include=["distances"])
+            for key, vec in (samples or {}).get(name, []):
+                found = col.query(query_embeddings=[vec], n_results=3, include=["distances"])
+                if key not in found["ids"][0]:
+                    raise LookupError(f"{name} no longer finds item {key}")
+        return counts
+    except Exception as e:
+        first = str(e).splitlines()[0][:160] if str(e) else ""
+        raise IndexError_(
+            f"The memory index in {path} is damaged ({type(e).__name__}: {first}).",
+            "It is rebuilt at the next search, or now with `assistant memory reindex`.",
+        ) from e
+    finally:
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,43 @@ def create_window(app):  # -> MainWindow
     except SettingsError as e:
         settings, problem = Settings(), str(e)
     store = HistoryStore(paths.history_db, paths.backups_dir)
+    # The day's backup, on a thread of its own (it uses its own connection).
+    threading.Thread(target=store.backup_if_due, name="backup", daemon=True).start()
     window = MainWindow(paths, settings, store)
     if problem:
         window.show_banner(f"{problem}\nUsing default settings until it is fixed.", "settings")
     return window
+
+
+def offer_restore(problem: str) -> bool:
+    """A damaged history at start: offer the newest good backup. True when restored."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from assistant.core import backups
+    from assistant.core.paths import get_paths
+
+    paths = get_paths()
+    newest = backups.newest_good(paths.backups_dir)
+    if newest is None:
+        return False
+    box = QMessageBox(QMessageBox.Icon.Warning, "Assistant", problem.split(" Restore ")[0])
+    box.setInformativeText(
+        f"A backup from {newest.when} passes its check. Restoring it brings back your "
+        "conversations and memories as they were then; the damaged file is kept aside."
+    )
+    restore = box.addButton(
+        f"Restore the backup from {newest.when}", QMessageBox.ButtonRole.AcceptRole
+    )
+    box.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(restore)
+    box.exec()
+    if box.clickedButton() is not restore:
+        return False
+    done = backups.restore(paths.history_db, paths.backups_dir, newest)
+    log.warning(
+        "history restored from %s; the damaged file is %s", done.backup.path, done.set_aside
+    )
+    return True
 
 
 def install_error_hook(window) -> None:
@@ -70,7 +104,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from assistant.core.errors import AssistantError
+    from assistant.core.errors import AssistantError, HistoryDamagedError
     from assistant.core.paths import get_paths
     from assistant.ui.single_instance import InstanceServer
 
@@ -84,7 +118,12 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
         print("The assistant is already running; it got the request.", file=sys.stderr)
         return 0
     try:
-        window = create_window(app)
+        try:
+            window = create_window(app)
+        except HistoryDamagedError as e:
+            if not offer_restore(str(e)):
+                raise
+            window = create_window(app)
     except AssistantError as e:
         server.close()
         QMessageBox.critical(None, "Assistant", str(e))

@@ -59,6 +59,7 @@ class EngineWorker(QObject):
     recalled = Signal(int, object)  # job id, list of recalled item dicts
     memory_notice = Signal(int, object)  # job id, MemoryNotice
     memory_ready = Signal(str)  # a notice to show ("index rebuilt …") or ""
+    index_notice = Signal(str)  # the memory index was rebuilt (at open, or after damage)
     memory_failed = Signal(str)
 
     def __init__(self, paths: Paths, settings: Settings) -> None:
@@ -66,6 +67,7 @@ class EngineWorker(QObject):
         # The worker's own connection (thread-safe); the window has another.
         self._store: Any = HistoryStore(paths.history_db, paths.backups_dir)
         self.memory = MemoryService(self._store, paths, settings.memory)
+        self.memory.on_notice = self.index_notice.emit
         self._engine: Any = None
         self._service: Any = None
         self._memory_started = False
@@ -111,7 +113,7 @@ class EngineWorker(QObject):
             log.exception("memory failed to open")
             self.memory_failed.emit(f"Memory is unavailable: {type(e).__name__}: {e}.")
             return
-        self.memory_ready.emit(self.memory.knowledge.notice or "")
+        self.memory_ready.emit(self.memory.knowledge.take_notice() or "")
 
     @Slot(object)
     def update_settings(self, settings: Settings) -> None:

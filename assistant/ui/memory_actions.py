@@ -130,6 +130,7 @@ class MemoryActions(QObject):
         wk.recalled.connect(self._recalled)
         wk.memory_notice.connect(self._notice)
         wk.memory_ready.connect(self._ready)
+        wk.index_notice.connect(self._ready)
         wk.memory_failed.connect(self._failed)
 
     def _recalled(self, job_id: int, items: list) -> None:
