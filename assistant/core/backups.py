@@ -152,6 +152,23 @@ def due(folder: Path, now: float | None = None) -> str | None:
     return "daily" if daily is None or now - daily.created >= DAY_S else "recent"
 
 
+def backup_if_due(db: Path, folder: Path) -> Path | None:
+    """Make the backup that is due, if one is (``due``); a failure (a full disk) is
+    logged, not raised: the user's command goes on."""
+    kind = due(folder)
+    if kind is None:
+        return None
+    try:
+        src = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return make_backup(src, folder, kind)
+        finally:
+            src.close()
+    except Exception as e:
+        log.warning("could not back up the history: %s", e)
+        return None
+
+
 def newest_good(folder: Path) -> Backup | None:
     for b in list_backups(folder):
         if check_file(b.path) == "ok":

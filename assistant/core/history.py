@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,61 +24,20 @@ from assistant.core import backups
 from assistant.core.errors import HistoryError
 from assistant.core.files import MB, disk_full, free_bytes, is_disk_full
 from assistant.core.history_db import open_database
+from assistant.core.history_rows import (
+    CONV_COLS,
+    MSG_COLS,
+    MSG_FROM,
+    Conversation,
+    Message,
+    SearchHit,
+    conversation_from,
+    fts_query,
+    message_from,
+    purge_words,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Conversation:
-    id: int
-    uid: str
-    title: str
-    system_prompt: str | None
-    model: str | None
-    pinned: bool
-    current_leaf_id: int | None
-    created_at: float
-    updated_at: float
-
-
-@dataclass
-class Message:
-    id: int
-    uid: str
-    conversation_id: int
-    parent_id: int | None
-    role: str
-    content: str
-    status: str
-    model: str | None
-    created_at: float
-    stats: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SearchHit:
-    conversation_id: int
-    conversation_title: str
-    message_id: int
-    role: str
-    snippet: str
-
-
-_MSG_COLS = (
-    "m.id, m.uid, m.conversation_id, m.parent_id, m.role, "
-    "COALESCE(d.content, m.content), m.status, m.model, m.created_at, m.stats"
-)
-_MSG_FROM = "messages m LEFT JOIN message_drafts d ON d.message_id = m.id"
-_CONV_COLS = "id, uid, title, system_prompt, model, pinned, current_leaf_id, created_at, updated_at"
-
-
-def _conv(row: tuple) -> Conversation:
-    return Conversation(*row[:5], bool(row[5]), *row[6:])  # type: ignore[arg-type]
-
-
-def _msg(row: tuple) -> Message:
-    *head, stats = row
-    return Message(*head, stats=json.loads(stats) if stats else {})  # type: ignore[arg-type]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -185,23 +143,11 @@ class HistoryStore:
         return self.backup(reason) if self._has_content() else None
 
     def backup_if_due(self) -> Path | None:
-        """A backup when the newest is over an hour old and there is something to keep.
-
-        Uses a connection of its own, so the window can run it on a thread
-        without holding up this store; a failure (a full disk) is logged, not raised.
-        """
-        kind = None if self.read_only else backups.due(self.backups_dir)
-        if kind is None or not self._has_content():
+        """A backup when the newest is over an hour old and there is something to keep
+        (on its own connection, so the window can run it on a thread)."""
+        if self.read_only or not self._has_content():
             return None
-        try:
-            src = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-            try:
-                return backups.make_backup(src, self.backups_dir, kind)
-            finally:
-                src.close()
-        except Exception as e:
-            log.warning("could not back up the history: %s", e)
-            return None
+        return backups.backup_if_due(self.path, self.backups_dir)
 
     # -- conversations ----------------------------------------------------
 
@@ -231,32 +177,32 @@ class HistoryStore:
 
     def get_conversation(self, conversation_id: int) -> Conversation:
         rows = self._query(
-            f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,)
+            f"SELECT {CONV_COLS} FROM conversations WHERE id = ?", (conversation_id,)
         )
         if not rows:
             raise HistoryError(
                 f"No conversation with id {conversation_id}.", "See `assistant history list`."
             )
-        return _conv(rows[0])
+        return conversation_from(rows[0])
 
     def find_conversation_uid(self, uid: str) -> Conversation | None:
-        rows = self._query(f"SELECT {_CONV_COLS} FROM conversations WHERE uid = ?", (uid,))
-        return _conv(rows[0]) if rows else None
+        rows = self._query(f"SELECT {CONV_COLS} FROM conversations WHERE uid = ?", (uid,))
+        return conversation_from(rows[0]) if rows else None
 
     def list_conversations(self, limit: int | None = None) -> list[Conversation]:
         sql = (
-            f"SELECT {_CONV_COLS} FROM conversations ORDER BY pinned DESC, updated_at DESC, id DESC"
+            f"SELECT {CONV_COLS} FROM conversations ORDER BY pinned DESC, updated_at DESC, id DESC"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_conv(r) for r in self._query(sql)]
+        return [conversation_from(r) for r in self._query(sql)]
 
     def latest_conversation(self) -> Conversation | None:
         """The conversation used most recently, pinned or not."""
         rows = self._query(
-            f"SELECT {_CONV_COLS} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
+            f"SELECT {CONV_COLS} FROM conversations ORDER BY updated_at DESC, id DESC LIMIT 1"
         )
-        return _conv(rows[0]) if rows else None
+        return conversation_from(rows[0]) if rows else None
 
     def update_conversation(self, conversation_id: int, touch: bool = True, **fields: Any) -> None:
         """Change fields; ``touch`` also moves ``updated_at`` to now (or to a given time)."""
@@ -337,18 +283,18 @@ class HistoryStore:
         return self.get_message(mid)  # type: ignore[arg-type]
 
     def get_message(self, message_id: int) -> Message:
-        rows = self._query(f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.id = ?", (message_id,))
+        rows = self._query(f"SELECT {MSG_COLS} FROM {MSG_FROM} WHERE m.id = ?", (message_id,))
         if not rows:
             raise HistoryError(f"No message with id {message_id}.")
-        return _msg(rows[0])
+        return message_from(rows[0])
 
     def messages(self, conversation_id: int) -> list[Message]:
         """Every message of a conversation, all branches, oldest first."""
         rows = self._query(
-            f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.conversation_id = ? ORDER BY m.id",
+            f"SELECT {MSG_COLS} FROM {MSG_FROM} WHERE m.conversation_id = ? ORDER BY m.id",
             (conversation_id,),
         )
-        return [_msg(r) for r in rows]
+        return [message_from(r) for r in rows]
 
     def thread(self, conversation_id: int, leaf_id: int | None = None) -> list[Message]:
         """The branch ending at ``leaf_id`` (default: the current one), root first."""
@@ -381,11 +327,11 @@ class HistoryStore:
         """Alternatives to a message (edits, regenerations), itself included."""
         m = self.get_message(message_id)
         rows = self._query(
-            f"SELECT {_MSG_COLS} FROM {_MSG_FROM} WHERE m.conversation_id = ?"
+            f"SELECT {MSG_COLS} FROM {MSG_FROM} WHERE m.conversation_id = ?"
             " AND m.parent_id IS ? ORDER BY m.id",
             (m.conversation_id, m.parent_id),
         )
-        return [_msg(r) for r in rows]
+        return [message_from(r) for r in rows]
 
     def leaf_under(self, message_id: int) -> int:
         """The end of the branch through ``message_id``, taking the newest child each step."""
@@ -502,24 +448,10 @@ class HistoryStore:
         hits = [SearchHit(*r) for r in rows]
         seen = {h.conversation_id for h in hits}
         for c in self._query(
-            f"SELECT {_CONV_COLS} FROM conversations WHERE title LIKE ? ORDER BY updated_at DESC",
+            f"SELECT {CONV_COLS} FROM conversations WHERE title LIKE ? ORDER BY updated_at DESC",
             (f"%{query.strip()}%",),
         ):
-            conv = _conv(c)
+            conv = conversation_from(c)
             if conv.id not in seen:
                 hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
         return hits[:limit]
-
-
-def purge_words(db: sqlite3.Connection, fts_table: str) -> None:
-    """Merge a full-text index so the words of deleted rows leave the file: FTS5 marks
-    deletions in new segments and keeps the old ones until they merge (~0.2 s for
-    20,000 messages)."""
-    db.execute(f"INSERT INTO {fts_table}({fts_table}) VALUES ('optimize')")
-
-
-def fts_query(text: str, op: str = " ") -> str:
-    """User words as an FTS5 query: each quoted (no operators get through), prefix-matched,
-    joined by ``op`` (" " = all words, " OR " = any). Empty when there are no words."""
-    words = [w.replace('"', '""') for w in text.split()]
-    return op.join(f'"{w}"*' for w in words)

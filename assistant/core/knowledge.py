@@ -6,6 +6,10 @@ time without re-embedding. One process owns a local index (an exclusive lock
 file); another process (the CLI while the window runs) is a *guest*: it still
 writes SQLite and vectors, searches by exact cosine over the cached vectors,
 and the owner picks its changes up through ``index_epoch``.
+
+The local index repairs itself: a failure inside it (open, sync, query), or a
+sample item that no longer comes back for its own vector, means it is wiped and
+rebuilt from SQLite once, with one notice.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from assistant.core.files import MB, free_bytes, is_disk_full
 from assistant.core.history import HistoryStore
 from assistant.core.paths import Paths
 from assistant.core.settings import MemorySettings
+from assistant.core.vector_cache import BATCH, EMBED_CHARS, VectorCache
 from assistant.core.vector_index import Hit, VectorIndex, wipe_folder
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,6 @@ SOURCES: dict[str, tuple[str, str]] = {
         " AND COALESCE(a.model, '') != 'assistant')",
     ),
 }
-EMBED_CHARS = 2000  # the embedder truncates at 256 word pieces anyway
-BATCH = 64  # passages embedded per step (~2.5 s on 2 cores): answers get the lock in between
 
 
 def samples(store: HistoryStore, collection: str, model: str) -> list[tuple[str, np.ndarray]]:
@@ -59,16 +62,7 @@ def samples(store: HistoryStore, collection: str, model: str) -> list[tuple[str,
     prefix, sql = SOURCES[collection]
     ids = [r[0] for r in store.fetch(f"SELECT id FROM ({sql}) ORDER BY id")]
     picked = sorted({ids[0], ids[len(ids) // 2], ids[-1]}) if ids else []
-    keys = [f"{prefix}{i}" for i in picked]
-    marks = ",".join("?" * len(keys))
-    rows = (
-        store.fetch(
-            f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", (model, *keys)
-        )
-        if keys
-        else []
-    )
-    return [(k, np.frombuffer(b, dtype=np.float32)) for k, b in rows]
+    return VectorCache.read(store, model, [f"{prefix}{i}" for i in picked])
 
 
 class Knowledge:
@@ -83,6 +77,7 @@ class Knowledge:
         self.paths = paths
         self.settings = settings or MemorySettings()
         self.embedder = embedder or Embedder(self.settings.embedding_model, paths.cache_dir)
+        self.cache = VectorCache(store, self.embedder)
         self.index: VectorIndex | None = None  # None while loading, or as a guest
         self.guest = False
         self.notice: str | None = None  # shown once: "the index was rebuilt …"
@@ -257,43 +252,7 @@ class Knowledge:
 
     def vectors(self, keyed_texts: list[tuple[str, str]]) -> np.ndarray:
         """Vectors for (key, text) pairs: from the cache, embedding what is missing."""
-        dim = self.embedder.dimension
-        out = np.zeros((len(keyed_texts), dim), dtype=np.float32)
-        if not keyed_texts:
-            return out
-        cached = self._cached([k for k, _ in keyed_texts])
-        missing = [i for i, (k, _) in enumerate(keyed_texts) if k not in cached]
-        for i, (k, _) in enumerate(keyed_texts):
-            if k in cached:
-                out[i] = cached[k]
-        for start in range(0, len(missing), BATCH):
-            part = missing[start : start + BATCH]
-            vecs = self.embedder.embed([keyed_texts[i][1][:EMBED_CHARS] for i in part])
-            out[part] = vecs
-            name = self.embedder.name
-            with self.store.transaction() as db:
-                db.executemany(
-                    "INSERT OR REPLACE INTO vectors (key, model, vec) VALUES (?, ?, ?)",
-                    [
-                        (keyed_texts[i][0], name, v.tobytes())
-                        for i, v in zip(part, vecs, strict=True)
-                    ],
-                )
-        return out
-
-    def _cached(self, keys: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        dim, name = self.embedder.dimension, self.embedder.name
-        for start in range(0, len(keys), 900):  # SQLite's parameter limit
-            part = keys[start : start + 900]
-            marks = ",".join("?" * len(part))
-            for key, blob in self.store.fetch(
-                f"SELECT key, vec FROM vectors WHERE model = ? AND key IN ({marks})", (name, *part)
-            ):
-                v = np.frombuffer(blob, dtype=np.float32)
-                if v.shape == (dim,):
-                    found[key] = v
-        return found
+        return self.cache.vectors(keyed_texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed([t[:EMBED_CHARS] for t in texts])
@@ -438,18 +397,7 @@ class Knowledge:
         return self._exact_nearest(collection, qvec, k)
 
     def _exact_nearest(self, collection: str, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        prefix = SOURCES[collection][0]
-        rows = self.store.fetch(
-            "SELECT key, vec FROM vectors WHERE model = ? AND key >= ? AND key < ?",
-            (self.embedder.name, prefix, prefix + "\x7f"),
-        )
-        rows = [(key, blob) for key, blob in rows if key[len(prefix) :].isdigit()]
-        if not rows:
-            return []
-        mat = np.frombuffer(b"".join(b for _, b in rows), dtype=np.float32).reshape(len(rows), -1)
-        scores = mat @ qvec
-        best = np.argsort(-scores)[:k]
-        return [(int(rows[i][0][len(prefix) :]), float(scores[i])) for i in best]
+        return self.cache.nearest(SOURCES[collection][0], qvec, k)
 
     def cosine(
         self, collection: str, ids: list[int], texts: list[str], qvec: np.ndarray
