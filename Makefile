@@ -87,6 +87,7 @@ bench: setup
 	$(BIN)/python bench/gui_latency.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/safety.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -83,6 +83,10 @@ EXHAUSTION = {
     "join growth": "{% set s = 'x' * 100000 %}{{ ([s] * 100000)|join }}",
     "star width": "{{ '%*d' % (1000000000, 1) }}",
     "lipsum": "{{ lipsum(100000) }}",
+    "integer squaring": "{% set ns = namespace(x=3) %}{% for i in range(40) %}"
+    "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
+    "printing a list of big strings": "{% set s = 'x' * 100000 %}{{ [s] * 100000 }}",
+    "joining a generator": "{% set s = 'x' * 100000 %}{{ ([s] * 100)|map('string')|join }}",
     "deep source": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
 }
 

@@ -37,12 +37,20 @@ MAX_VALUE = 4_000_000  # characters of a string, items of a list
 MAX_OUTPUT_CHARS = 8_000_000  # far beyond any context window
 MAX_RANGE_ITEMS = 200_000  # per render, all range() calls together
 MAX_SOURCE_CHARS = 1_000_000  # real templates are a few kB
+MAX_INT_BITS = 4096  # squaring a number 40 times needs 2^40 bits, in one uninterruptible step
 _BIG_WIDTH = re.compile(r"\d{7,}")  # a width or precision of a million or more in a format
 _CHECK_EVERY = 256  # operations between two looks at the clock
 
 
+_SIZED = (str, bytes, list, tuple, dict)
+_SIZED_TYPES = frozenset(_SIZED)
+
+
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes | list | tuple | dict) else 0
+    # The exact-type test first: this runs on every operator of every render.
+    if type(value) in _SIZED_TYPES or isinstance(value, _SIZED):
+        return len(value)
+    return 0
 
 
 class Budget:
@@ -69,6 +77,28 @@ class Budget:
         self.tick()
 
 
+def _weight(value: Any, limit: int = MAX_VALUE) -> int:
+    """About how many characters a value prints as: string lengths plus one per item,
+    nested, shared items counted each time (``[s] * 1000`` prints ``s`` a thousand times).
+    Stops counting past ``limit``."""
+    stack, total = [value], 0
+    while stack and total <= limit:
+        v = stack.pop()
+        t = type(v)
+        if t is str or t is bytes:
+            total += len(v)
+        elif t is list or t is tuple:
+            total += len(v)
+            stack.extend(v)
+        elif t is dict:
+            total += len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        else:
+            total += 1
+    return total
+
+
 def checked(value: Any) -> Any:
     if _size(value) > MAX_VALUE:
         raise SecurityError(f"a value grew past {MAX_VALUE:,} characters or items")
@@ -82,6 +112,15 @@ def _check_args(args: Iterable[Any]) -> None:
             raise SecurityError(f"a size argument of {a:,} is too large")
 
 
+def _check_numbers(operator_: str, left: Any, right: Any) -> None:
+    """Integers that would grow past ``MAX_INT_BITS`` (Python's are unbounded)."""
+    if not (type(left) is int and type(right) is int):
+        return
+    bits = {"*": left.bit_length() + right.bit_length(), "**": left.bit_length() * abs(right)}
+    if bits.get(operator_, max(left.bit_length(), right.bit_length())) > MAX_INT_BITS:
+        raise SecurityError(f"a number grew past {MAX_INT_BITS} bits")
+
+
 def _check_format(fmt: Any) -> None:
     if isinstance(fmt, str) and _BIG_WIDTH.search(fmt):
         raise SecurityError("a format width or precision is too large")
@@ -89,8 +128,10 @@ def _check_format(fmt: Any) -> None:
 
 def _check_repeat(left: Any, right: Any) -> None:
     seq, times = (left, right) if isinstance(right, int) else (right, left)
-    sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-    if sized and len(seq) * times > MAX_VALUE:
+    if not (isinstance(seq, str | list | tuple) and isinstance(times, int)) or times <= 0:
+        return
+    per = len(seq) if isinstance(seq, str) else _weight(seq, MAX_VALUE // times + 1)
+    if per * times > MAX_VALUE:
         raise SecurityError("repetition too large")
 
 
@@ -104,12 +145,8 @@ def _check_replace(s: Any, old: Any, new: Any, count: Any = -1) -> None:
 
 
 def _check_join(items: Any) -> None:
-    if isinstance(items, list | tuple):
-        total = 0
-        for x in items:
-            total += len(x) if isinstance(x, str) else 8
-            if total > MAX_VALUE:
-                raise SecurityError("a join would grow a value too large")
+    if isinstance(items, list | tuple) and _weight(items) > MAX_VALUE:
+        raise SecurityError("a join would grow a value too large")
 
 
 class LimitedSandbox(ImmutableSandboxedEnvironment):
@@ -154,10 +191,13 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
             self.budget.tick()
             value, rest = (args[skip - 1] if len(args) >= skip else None), args[skip:]
             _check_args([*rest, *kwargs.values()])
-            if name.endswith("do_replace") and len(rest) >= 2:
-                _check_replace(value, *rest[:3])
-            elif name.endswith("do_join"):
+            if name.endswith(("do_join", "do_sum")) and value is not None:
+                if not isinstance(value, str | list | tuple | dict):  # a generator (map, …)
+                    value = [x for _, x in zip(range(MAX_VALUE + 1), value, strict=False)]
+                    args = (*args[: skip - 1], value, *rest)
                 _check_join(value)
+            elif name.endswith("do_replace") and len(rest) >= 2:
+                _check_replace(value, *rest[:3])
             elif name == "do_format":
                 _check_format(value)
             return checked(f(*args, **kwargs))
@@ -190,6 +230,11 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         self.budget.tick()
+        if operator_ == "+" and type(left) is str and type(right) is str:  # most of a template
+            if len(left) + len(right) > MAX_VALUE:
+                raise SecurityError(f"a value grew past {MAX_VALUE:,} characters or items")
+            return left + right
+        _check_numbers(operator_, left, right)
         if operator_ == "**":
             if isinstance(right, int | float) and abs(right) > 64:
                 raise SecurityError("exponent too large")
@@ -198,7 +243,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         elif operator_ == "%" and isinstance(left, str):
             _check_format(left)
             _check_args(right if isinstance(right, tuple) else [right])
-        elif operator_ == "+" and _size(left) + _size(right) > MAX_VALUE:
+        elif operator_ == "+" and _weight(left) + _weight(right) > MAX_VALUE:
             raise SecurityError(f"a value grew past {MAX_VALUE:,} characters or items")
         return checked(_BINOPS[operator_](left, right))
 
