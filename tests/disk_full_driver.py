@@ -106,6 +106,9 @@ def main(mnt: Path, out: Path, work: Path) -> None:
         check(f"{tag}: ask", cli(env, "ask", "What colour is the sky?"))
         check(f"{tag}: memory add", cli(env, "memory", "add", f"My locker {leave} holds a kettle"))
         check(f"{tag}: docs add", cli(env, "docs", "add", str(more)))
+        r = cli(env, "doctor")
+        said = (r.stdout + r.stderr).lower()
+        results.append([f"{tag}: doctor", "calls the index damaged" if "damaged" in said else ""])
         ic = query(db, "PRAGMA integrity_check")[0][0]
         results.append([f"{tag}: database intact", "" if ic == "ok" else ic])
 

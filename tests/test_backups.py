@@ -81,6 +81,27 @@ def test_an_empty_database_that_was_in_use_is_refused_and_restored(used):
     assert run_cli("doctor").returncode == 0
 
 
+def test_a_missing_database_with_backups_is_not_silently_started_over(used):
+    _db(used).unlink()
+    line = _one_line_error(run_cli("history", "list"), "missing", "assistant history restore")
+    assert not _db(used).exists(), "an empty history was created over the backups"
+    assert run_cli("history", "restore", "--yes").returncode == 0
+    assert "Biscuit" in run_cli("memory", "list").stdout, line
+
+
+def test_another_programs_database_is_never_written_into(assistant_home):
+    db = _db(assistant_home)
+    db.parent.mkdir(parents=True)
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE recipes (name TEXT)")
+    con.execute("INSERT INTO recipes VALUES ('soup')")
+    con.commit()
+    con.close()
+    before = _sha(db)
+    _one_line_error(run_cli("history", "list"), "not an assistant history")
+    assert _sha(db) == before
+
+
 def _break_pages(db: Path, table: str) -> None:
     """Make every page of a table unreadable as a b-tree page (its type byte)."""
     con = sqlite3.connect(db)
@@ -127,6 +148,8 @@ def test_forgetting_removes_it_from_the_backups_too(assistant_home):
     assert run_cli("history", "backup").returncode == 0
     folder = assistant_home / "data" / "backups"
     assert any(b"5551234" in p.read_bytes() for p in folder.iterdir())
+    assert run_cli("history", "restore", "--yes").returncode == 0  # sets the current file aside
+    assert any("set-aside" in p.name for p in folder.iterdir())
     assert run_cli("memory", "forget", "--all", "--yes").returncode == 0
     for p in [*folder.iterdir(), *assistant_home.joinpath("data").glob("history.sqlite3*")]:
         assert b"5551234" not in p.read_bytes(), p.name

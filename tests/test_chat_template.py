@@ -87,6 +87,8 @@ EXHAUSTION = {
     "{% set ns.x = ns.x * ns.x %}{% endfor %}{{ ns.x > 0 }}",
     "printing a list of big strings": "{% set s = 'x' * 100000 %}{{ [s] * 100000 }}",
     "joining a generator": "{% set s = 'x' * 100000 %}{{ ([s] * 100)|map('string')|join }}",
+    "shared-list doubling": "{% set ns = namespace(x={'a': 'b'}) %}{% for i in range(60) %}"
+    "{% set ns.x = [ns.x, ns.x] %}{% endfor %}{{ ns.x|tojson|length }}{{ ns }}",
     "deep source": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
 }
 

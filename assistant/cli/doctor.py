@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 
 from assistant.core import starter
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, DiskFullError
 from assistant.core.paths import get_paths
 from assistant.core.settings import load_settings
 
@@ -61,7 +61,8 @@ def _settings() -> Check:
         load_settings()
     except AssistantError as e:
         return ("fail", "settings", str(e))
-    return ("ok", "settings", str(get_paths().settings_file))
+    f = get_paths().settings_file
+    return ("ok", "settings", str(f) if f.exists() else f"defaults ({f} not written yet)")
 
 
 def _chat_model() -> Check:
@@ -81,17 +82,20 @@ def _chat_model() -> Check:
 
 
 def _history() -> Check:
+    from assistant.core import backups
     from assistant.core.history import HistoryStore
 
     p = get_paths()
-    if not p.history_db.exists():
+    found = backups.list_backups(p.backups_dir)
+    if not p.history_db.exists() and not found:
         return ("ok", "history", f"{p.history_db} (created on first use)")
     try:
         with HistoryStore(p.history_db, p.backups_dir) as store:
             n = len(store.list_conversations())
     except AssistantError as e:
         return ("fail", "history", str(e))
-    return ("ok", "history", f"{n} conversation(s) in {p.history_db}")
+    kept = f"; newest backup {found[0].when} ({len(found)} kept)" if found else ""
+    return ("ok", "history", f"{n} conversation(s) in {p.history_db}{kept}")
 
 
 def _memory() -> Check:
@@ -144,6 +148,8 @@ def _index() -> Check:
         with HistoryStore(p.history_db, p.backups_dir) as store:
             expected = {c: samples(store, c, model) for c in SOURCES}
         counts = probe(folder, expected)
+    except DiskFullError as e:
+        return ("warn", "memory index", f"not checked: {e}")
     except AssistantError as e:
         return ("fail", "memory index", str(e))
     except ValueError:
@@ -163,14 +169,22 @@ def _index() -> Check:
 
 
 def _data_dir() -> Check:
+    from assistant.core.files import MB, free_bytes, is_disk_full
+
     p = get_paths()
+    probe = p.data_dir / ".write-test"
     try:
         p.ensure()
-        probe = p.data_dir / ".write-test"
         probe.write_text("ok")
-        probe.unlink()
     except OSError as e:
+        if is_disk_full(e):
+            return ("fail", "data folder", f"{p.data_dir}: the disk is full; free space")
         return ("fail", "data folder", f"{p.data_dir} is not writable: {e.strerror}")
+    finally:
+        probe.unlink(missing_ok=True)
+    free = free_bytes(p.data_dir) or 0
+    if free < 200 * MB:
+        return ("warn", "data folder", f"{p.data_dir}: only {free / MB:.0f} MB free")
     return ("ok", "data folder", str(p.data_dir))
 
 

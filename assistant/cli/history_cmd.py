@@ -167,9 +167,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     found = backups.list_backups(paths.backups_dir)
     if args.list:
         if not found:
-            print(f"No backups in {paths.backups_dir} yet (one is made each day you use it).")
+            print(f"No backups in {paths.backups_dir} yet ({WHEN_MADE}).")
         for b in found:
             print(f"{b.when}  {b.reason:<34} {b.size / 1e6:7.1f} MB  {b.path.name}")
+        for f in backups.set_aside(paths.backups_dir):
+            print(f"set aside by a restore (delete it when you no longer need it): {f.name}")
         return 0
     chosen = None
     if args.file:
@@ -187,15 +189,19 @@ def cmd_restore(args: argparse.Namespace) -> int:
             )
     elif not found:
         raise HistoryError(
-            f"No backups in {paths.backups_dir} yet.",
-            "One is made each day the assistant is used, and before risky changes.",
+            f"No backups in {paths.backups_dir} yet.", f"Backups are made {WHEN_MADE}."
         )
     if app_running(paths):
         raise HistoryError(
             "The assistant is running and has the history open.",
             "Quit it (tray → Quit), then restore.",
         )
-    label = chosen.path.name if chosen else f"the newest good backup (from {found[0].when})"
+    pick = chosen or backups.newest_good(paths.backups_dir)
+    if pick is None:
+        raise HistoryError(f"None of the backups in {paths.backups_dir} passes its check.")
+    label = pick.path.name if chosen else f"the newest good backup (from {pick.when})"
+    held = backups.summary(pick.path)
+    label += f" ({held})" if held else ""
     if not args.yes:
         if not sys.stdin.isatty():
             raise HistoryError(
@@ -206,12 +212,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if input(question).strip().lower() not in ("y", "yes"):
             print("Left the history as it was.")
             return 1
-    done = backups.restore(paths.history_db, paths.backups_dir, chosen)
+    done = backups.restore(paths.history_db, paths.backups_dir, pick)
     with common.open_store() as store:
         n = len(store.list_conversations())
     aside = f"; the file it replaced is {done.set_aside}" if done.set_aside else ""
     print(f"Restored the backup from {done.backup.when} ({n} conversations){aside}.")
     return 0
+
+
+WHEN_MADE = "when you use the assistant and the newest is over an hour old, and before an import"
 
 
 def app_running(paths: Paths) -> bool:

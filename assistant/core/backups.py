@@ -79,6 +79,28 @@ def list_backups(folder: Path) -> list[Backup]:
     return sorted(found, key=lambda b: (b.created, b.path.name), reverse=True)
 
 
+def set_aside(folder: Path) -> list[Path]:
+    """Files a restore moved out of the way (kept until the user deletes them)."""
+    try:
+        return sorted(folder.glob(f"history-*-{SET_ASIDE}.sqlite3"))
+    except OSError:
+        return []
+
+
+def summary(path: Path) -> str:
+    """ "12 conversations, 4 memories" in a database file, read-only; "" if unreadable."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            c = con.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+            m = con.execute("SELECT COUNT(*) FROM memories WHERE status = 'active'").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return ""
+    return f"{c} conversation{'s' * (c != 1)}, {m} memor{'ies' if m != 1 else 'y'}"
+
+
 def check_file(path: Path) -> str:
     """``integrity_check`` of a database file, opened read-only: "ok" or the problem."""
     try:
@@ -177,17 +199,23 @@ def newest_good(folder: Path) -> Backup | None:
     return None
 
 
+def one_line(problem: str) -> str:
+    """SQLite's check output as one readable line ("*** in database main ***" dropped)."""
+    text = " ".join(problem.replace("*** in database main ***", " ").split())
+    return text.rstrip(".") or "damaged"
+
+
 def damaged_advice(db: Path, folder: Path, problem: str) -> str:
     """One line for a damaged database: what happened and how to get the history back.
 
     Backups are mentioned only where there are some to restore from.
     """
-    what = f"The history database {db} is damaged ({problem.rstrip('.')})."
+    what = f"The history database {db} is damaged ({one_line(problem)})."
     newest = next(iter(list_backups(folder)), None)
     if newest is not None:
         return (
             f"{what} Restore the newest backup (from {newest.when}) with "
-            "`assistant history restore`; the damaged file is kept aside."
+            "`assistant history restore`; the damaged file will be kept aside."
         )
     return (
         f"{what} There is no backup of it; move it aside to start a new history "
@@ -202,9 +230,9 @@ def scrub(folder: Path, statements: list[tuple[str, tuple]], fts: tuple[str, ...
     merged so their old segments, which still hold the deleted words, go too.
     Returns the backups changed."""
     changed = 0
-    for b in list_backups(folder):
+    for path in [b.path for b in list_backups(folder)] + set_aside(folder):
         try:
-            con = sqlite3.connect(b.path, isolation_level=None)
+            con = sqlite3.connect(path, isolation_level=None)
             try:
                 con.execute("PRAGMA secure_delete = ON")
                 con.execute("BEGIN IMMEDIATE")
@@ -217,7 +245,7 @@ def scrub(folder: Path, statements: list[tuple[str, tuple]], fts: tuple[str, ...
                 con.close()
             changed += 1
         except sqlite3.Error as e:
-            log.warning("could not apply a deletion to backup %s: %s", b.path.name, e)
+            log.warning("could not apply a deletion to %s: %s", path.name, e)
     return changed
 
 
@@ -227,11 +255,11 @@ def restore(db: Path, folder: Path, backup: Backup | None = None) -> Restored:
     if chosen is None:
         raise HistoryError(
             f"No usable backup in {folder}.",
-            "Backups are made each day the assistant is used; none is there yet.",
+            "Backups are made when the assistant is used; none that passes its check is there.",
         )
     problem = check_file(chosen.path)
     if problem != "ok":
-        raise HistoryError(f"The backup {chosen.path.name} is damaged too ({problem}).")
+        raise HistoryError(f"The backup {chosen.path.name} is damaged too ({one_line(problem)}).")
     aside = None
     if db.exists():
         aside = _target(folder, SET_ASIDE)

@@ -60,8 +60,14 @@ class ScanReport:
 
 
 def plural(n: int, word: str) -> str:
-    """ "1 passage", "2 passages"."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    """ "1 passage", "2 passages", "2 memories"."""
+    if n == 1:
+        return f"{n} {word}"
+    return (
+        f"{n} {word[:-1]}ies"
+        if word.endswith("y") and word[-2:-1] not in "aeiou"
+        else f"{n} {word}s"
+    )
 
 
 def file_sha256(path: Path) -> str:

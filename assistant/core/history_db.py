@@ -33,6 +33,14 @@ FULL_CHECK_BYTES = 256 * MB
 def open_database(path: Path, backups_dir: Path) -> tuple[sqlite3.Connection, bool]:
     """A connection to the history database, and whether it is read-only."""
     existed = path.exists()
+    newest = None if existed else next(iter(backups.list_backups(backups_dir)), None)
+    if newest is not None:
+        # Deleted or lost: an empty history started over it would hide the backups.
+        raise HistoryDamagedError(
+            f"The history database {path} is missing, but there are backups of it.",
+            f"Restore the newest (from {newest.when}) with `assistant history restore`, or "
+            f"move {backups_dir} aside to start a new history.",
+        )
     if existed and path.is_dir():
         raise HistoryError(f"{path} is a folder, not the history database.", "Move it aside.")
     if existed and path.stat().st_size == 0 and _was_used(path, backups_dir):
@@ -42,8 +50,10 @@ def open_database(path: Path, backups_dir: Path) -> tuple[sqlite3.Connection, bo
     db: sqlite3.Connection | None = None
     try:
         db = _connect(path)
-        if existed:
+        if existed:  # read before anything is written: the WAL switch writes the header
             _check(db, path, backups_dir)
+            _foreign(db, path)
+        _configure(db)
         _migrate(db, path, backups_dir)
         return db, False
     except BaseException as e:
@@ -72,16 +82,30 @@ def _was_used(path: Path, backups_dir: Path) -> bool:
 
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def _foreign(db: sqlite3.Connection, path: Path) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+        raise HistoryError(  # another program's database under our name: never write into it
+            f"{path} is an SQLite database, but not an assistant history.",
+            "Move it aside; the assistant starts a new history (or restores a backup) then.",
+        )
+
+
+def _configure(db: sqlite3.Connection) -> None:
     try:
-        db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA journal_mode = WAL")
         # NORMAL in WAL mode survives any process crash; only power loss
         # can drop the very last commits.
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         # Deleted rows (a forgotten memory, a deleted chat) are overwritten, not left
-        # readable in free pages of the file.
+        # readable in free pages of the file; sorting never spills into /var/tmp.
         db.execute("PRAGMA secure_delete = ON")
+        db.execute("PRAGMA temp_store = MEMORY")
     except BaseException:
         db.close()
         raise
@@ -97,8 +121,9 @@ def _check(db: sqlite3.Connection, path: Path, backups_dir: Path) -> None:
     full = path.stat().st_size < FULL_CHECK_BYTES
     rows = db.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
     if rows and rows[0][0] != "ok":
-        first = str(rows[0][0]).splitlines()[0]
-        more = f" and {len(rows) - 1} more problems" if len(rows) > 1 else ""
+        first = backups.one_line(str(rows[0][0]))
+        n = len(rows) - 1
+        more = f", and {n} more problem{'s' * (n != 1)}" if n else ""
         raise HistoryDamagedError(backups.damaged_advice(path, backups_dir, f"{first}{more}"))
 
 

@@ -32,8 +32,10 @@ def _install_log_callback() -> None:
         return
     import llama_cpp
 
-    # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line
-    levels = {3: logging.WARNING, 4: logging.ERROR}
+    # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line. Its warnings
+    # (e.g. a context longer than the model was trained for) are for the log file: what
+    # the user must know, the app says itself.
+    levels = {3: logging.INFO, 4: logging.ERROR}
     last = [logging.DEBUG]
 
     @llama_cpp.llama_log_callback

@@ -11,7 +11,8 @@ library loads:
   ``DO_NOT_TRACK`` are switched off too. The hub is never contacted at run time
   (``HF_HUB_OFFLINE``): model downloads make their own requests.
 - The caches of libraries that would otherwise write into the user's home
-  (Hugging Face, torch, matplotlib) point into the app's cache folder.
+  (Hugging Face, torch, matplotlib), and SQLite's temporary files, point into the
+  app's cache folder.
 - A umask of 077: every folder the app creates is 0700 and every file 0600
   (databases and their WAL/SHM, backups, logs, the index, exports, downloads),
   whatever the user's umask. ``secure_existing()`` tightens what an earlier
@@ -43,7 +44,16 @@ PRIVATE_UMASK = 0o077
 def harden_process(cache_dir: Path | None = None) -> None:
     """Telemetry off, library caches inside ours, owner-only files from now on."""
     os.environ.update(TELEMETRY_OFF)
+    if hasattr(os, "umask"):
+        os.umask(PRIVATE_UMASK)
     if cache_dir is not None:
+        # SQLite's temporary files (chromadb's too) in our cache, not in /var/tmp.
+        tmp = cache_dir / "tmp"
+        try:
+            tmp.mkdir(parents=True, exist_ok=True)
+            os.environ["SQLITE_TMPDIR"] = str(tmp)
+        except OSError:
+            pass  # a read-only or full disk: SQLite keeps its default
         # Only where the user has not chosen a place (an existing HF cache is theirs).
         for var, sub in (
             ("HF_HOME", "huggingface"),
@@ -51,8 +61,6 @@ def harden_process(cache_dir: Path | None = None) -> None:
             ("MPLCONFIGDIR", "matplotlib"),
         ):
             os.environ.setdefault(var, str(cache_dir / sub))
-    if hasattr(os, "umask"):
-        os.umask(PRIVATE_UMASK)
 
 
 def secure_existing(*roots: Path) -> int:

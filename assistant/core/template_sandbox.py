@@ -30,6 +30,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 TIME_BUDGET_S = 2.0  # a real chat template renders in milliseconds
 MAX_LOOP_STEPS = 1_000_000
@@ -77,30 +78,44 @@ class Budget:
         self.tick()
 
 
+def _children(v: Any) -> list[Any] | None:
+    t = type(v)
+    if t is list or t is tuple:
+        return v
+    if t is dict:
+        return [*v.keys(), *v.values()]
+    if t is Namespace:
+        attrs = object.__getattribute__(v, "_Namespace__attrs")
+        return [*attrs.keys(), *attrs.values()]
+    return None
+
+
 def _weight(value: Any, limit: int = MAX_VALUE) -> int:
     """About how many characters a value prints as: string lengths plus one per item,
-    nested, shared items counted each time (``[s] * 1000`` prints ``s`` a thousand times).
-    Stops counting past ``limit``."""
-    stack, total = [value], 0
-    while stack and total <= limit:
-        v = stack.pop()
-        t = type(v)
-        if t is str or t is bytes:
-            total += len(v)
-        elif t is list or t is tuple:
-            total += len(v)
-            stack.extend(v)
-        elif t is dict:
-            total += len(v)
-            stack.extend(v.keys())
-            stack.extend(v.values())
+    nested, an item shared N times counted N times (``[s, s]`` prints ``s`` twice, so
+    sixty rounds of ``x = [x, x]`` print 2^60 copies from a few kB of memory).
+    Each distinct object is weighed once, so this is quick; past ``limit`` it stops."""
+    memo: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        v, expanded = stack.pop()
+        if id(v) in memo and not expanded:
+            continue
+        kids = _children(v)
+        if kids is None:
+            memo[id(v)] = len(v) if type(v) is str or type(v) is bytes else 1
+        elif not expanded:
+            memo[id(v)] = 0  # in progress: a cycle counts once
+            stack.append((v, True))
+            stack.extend((k, False) for k in kids if id(k) not in memo)
         else:
-            total += 1
-    return total
+            memo[id(v)] = min(limit + 1, len(kids) + sum(memo.get(id(k), 0) for k in kids))
+    return memo[id(value)]
 
 
 def checked(value: Any) -> Any:
-    if _size(value) > MAX_VALUE:
+    """``value``, unless it is (or would print as) more than ``MAX_VALUE`` characters."""
+    if _size(value) > MAX_VALUE or (_children(value) is not None and _weight(value) > MAX_VALUE):
         raise SecurityError(f"a value grew past {MAX_VALUE:,} characters or items")
     return value
 
@@ -156,7 +171,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
     intercepted_unops = frozenset({"-", "+"})
 
     def __init__(self, budget: Budget, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(finalize=self._finalize, **kwargs)
         self.budget = budget
         self.optimized = False  # no constant folding: nothing runs before the budget does
         self.filters = {name: self.limit(f) for name, f in self.filters.items()}
@@ -175,6 +190,10 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         _guard_concats(tree)
         return tree
 
+    def _finalize(self, value: Any) -> Any:
+        """Every ``{{ … }}`` value, before it is turned into text."""
+        return value if type(value) is str else checked(value)
+
     def _loop_guard(self, iterable: Any) -> Iterator[Any]:
         for item in iterable:
             self.budget.step()
@@ -191,6 +210,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
             self.budget.tick()
             value, rest = (args[skip - 1] if len(args) >= skip else None), args[skip:]
             _check_args([*rest, *kwargs.values()])
+            checked(value)  # tojson, string, list… of a value that prints as gigabytes
             if name.endswith(("do_join", "do_sum")) and value is not None:
                 if not isinstance(value, str | list | tuple | dict):  # a generator (map, …)
                     value = [x for _, x in zip(range(MAX_VALUE + 1), value, strict=False)]

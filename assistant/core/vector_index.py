@@ -63,7 +63,10 @@ def sqlite_problem(path: Path) -> str | None:
         if is_disk_full(e) or (free_bytes(path) or 0) < MB:
             return None  # cannot even be opened for lack of space: not damage
         found = str(e)
-    return None if found == "ok" else f"the index database is damaged ({found})"
+    if found == "ok":
+        return None
+    text = " ".join(str(found).replace("*** in database main ***", " ").split())
+    return f"the index database is damaged ({text})"
 
 
 def wipe_folder(path: Path) -> None:
@@ -275,7 +278,11 @@ def probe(path: Path, samples: dict[str, list[tuple[str, Any]]] | None = None) -
                     raise LookupError(f"{name} no longer finds item {key}")
         return counts
     except Exception as e:
-        first = str(e).splitlines()[0][:160] if str(e) else ""
+        if is_disk_full(e) or (free_bytes(path) or 0) < MB:
+            raise disk_full(path) from e  # not damage: it cannot be opened without space
+        first = " ".join(str(e).split())
+        if len(first) > 160:
+            first = first[:160].rsplit(" ", 1)[0] + " …"
         raise IndexError_(
             f"The memory index in {path} is damaged ({type(e).__name__}: {first}).",
             "It is rebuilt at the next search, or now with `assistant memory reindex`.",
