@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core import backups
-from assistant.core.errors import HistoryError
+from assistant.core.errors import DiskFullError, HistoryError
 from assistant.core.files import MB, disk_full, free_bytes, is_disk_full
 from assistant.core.history_db import open_database
 from assistant.core.history_rows import (
@@ -65,7 +65,10 @@ class HistoryStore:
         self._lock = threading.RLock()
         self._db, self.read_only = open_database(self.path, self.backups_dir)
         if not self.read_only:
-            self.recover_drafts()
+            try:
+                self.recover_drafts()
+            except DiskFullError:  # reading goes on; the drafts are folded in at a later open
+                log.info("interrupted answers left as they are: the disk is full")
 
     # -- plumbing ---------------------------------------------------------
 
