@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core import backups
+from assistant.core.faults import check_sqlite
 from assistant.core.history import HistoryStore
 from tests.conftest import run_cli
 
@@ -39,7 +40,7 @@ def used(assistant_home: Path) -> Path:
     assert run_cli("ask", "Say one word about rain").returncode == 0
     found = backups.list_backups(assistant_home / "data" / "backups")
     assert [b.reason for b in found] == ["daily"], found
-    assert backups.check_file(found[0].path) == "ok"
+    assert check_sqlite(found[0].path) == "ok"
     return assistant_home
 
 

@@ -130,6 +130,8 @@ def test_time_and_memory_exhaustion_is_stopped_within_budget():
     got = json.loads(r.stdout)
     for name, (outcome, secs) in got["results"].items():
         assert outcome != "rendered", name
+        # The budget is 2 s of wall time; 5 s only catches one that is not checked at all
+        # (those ran for minutes), and stays under the 20 s a user would wait.
         assert "\n" not in outcome and secs < 5, (name, outcome, secs)
     assert got["rss_mb"] < 512, got["rss_mb"]
 

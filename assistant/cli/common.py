@@ -21,7 +21,7 @@ def settings() -> Settings:
 def open_store() -> HistoryStore:
     paths = get_paths().ensure()
     store = HistoryStore(paths.history_db, paths.backups_dir)
-    store.backup_if_due()  # the day's backup, once (a few ms for a typical history)
+    store.backup_if_due()  # when the newest is over an hour old (a few ms for a typical history)
     return store
 
 

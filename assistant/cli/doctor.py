@@ -128,21 +128,15 @@ def _index() -> Check:
         pass  # reported by the settings check
     if not (folder / "manifest.json").exists():
         return ("ok", "memory index", "not built yet (made at the first search)")
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None  # type: ignore[assignment]
+    from assistant.core.history import HistoryStore
+    from assistant.core.knowledge import SOURCES, samples, take_index_lock
+    from assistant.core.vector_index import REPAIR_HINT, probe
+
     lock = None
     try:
-        if fcntl is not None:
-            lock = (p.data_dir / "index.lock").open("a+")
-            try:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return ("ok", "memory index", "in use by the running assistant (it checks it)")
-        from assistant.core.history import HistoryStore
-        from assistant.core.knowledge import SOURCES, samples
-        from assistant.core.vector_index import probe
+        owned, lock = take_index_lock(p.data_dir)
+        if not owned:
+            return ("ok", "memory index", "in use by the running assistant (it checks it)")
 
         model = json.loads((folder / "manifest.json").read_text()).get("embedder", "")
         expected = None
@@ -157,12 +151,7 @@ def _index() -> Check:
     except AssistantError as e:
         return ("fail", "memory index", str(e))
     except ValueError:
-        return (
-            "fail",
-            "memory index",
-            f"{folder}/manifest.json is unreadable: "
-            "it is rebuilt at the next search, or now with `assistant memory reindex`",
-        )
+        return ("fail", "memory index", f"{folder}/manifest.json is unreadable. {REPAIR_HINT}")
     except OSError as e:
         return ("warn", "memory index", f"cannot check {folder}: {e.strerror}")
     finally:

@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.core.errors import HistoryError
+from assistant.core.errors import HistoryDamagedError, HistoryError
+from assistant.core.faults import check_sqlite, one_line
 
 log = logging.getLogger(__name__)
 
@@ -101,18 +102,6 @@ def summary(path: Path) -> str:
     return f"{c} conversation{'s' * (c != 1)}, {m} memor{'ies' if m != 1 else 'y'}"
 
 
-def check_file(path: Path) -> str:
-    """``integrity_check`` of a database file, opened read-only: "ok" or the problem."""
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return str(con.execute("PRAGMA integrity_check").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error as e:
-        return str(e)
-
-
 def _target(folder: Path, reason: str) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = folder / f"history-{stamp}-{reason}.sqlite3"
@@ -136,7 +125,7 @@ def make_backup(source: sqlite3.Connection, folder: Path, reason: str) -> Path:
             out.execute("PRAGMA journal_mode = DELETE")
         finally:
             out.close()
-        problem = check_file(part)
+        problem = check_sqlite(part)
         if problem != "ok":
             raise HistoryError(f"The backup copy failed its check ({problem}).")
         with part.open("rb+") as f:
@@ -193,33 +182,27 @@ def backup_if_due(db: Path, folder: Path) -> Path | None:
 
 def newest_good(folder: Path) -> Backup | None:
     for b in list_backups(folder):
-        if check_file(b.path) == "ok":
+        if check_sqlite(b.path) == "ok":
             return b
         log.warning("backup %s fails its integrity check; skipped", b.path.name)
     return None
 
 
-def one_line(problem: str) -> str:
-    """SQLite's check output as one readable line ("*** in database main ***" dropped)."""
-    text = " ".join(problem.replace("*** in database main ***", " ").split())
-    return text.rstrip(".") or "damaged"
-
-
-def damaged_advice(db: Path, folder: Path, problem: str) -> str:
-    """One line for a damaged database: what happened and how to get the history back.
-
-    Backups are mentioned only where there are some to restore from.
-    """
+def damaged(db: Path, folder: Path, problem: str) -> HistoryDamagedError:
+    """The one-line error for a damaged database: what happened, and how to get the
+    history back. Backups are mentioned only where there are some to restore from."""
     what = f"The history database {db} is damaged ({one_line(problem)})."
     newest = next(iter(list_backups(folder)), None)
     if newest is not None:
-        return (
-            f"{what} Restore the newest backup (from {newest.when}) with "
-            "`assistant history restore`; the damaged file will be kept aside."
+        return HistoryDamagedError(
+            what,
+            f"Restore the newest backup (from {newest.when}) with "
+            "`assistant history restore`; the damaged file will be kept aside.",
         )
-    return (
-        f"{what} There is no backup of it; move it aside to start a new history "
-        "(an SQLite recovery tool may still get some of it back)."
+    return HistoryDamagedError(
+        what,
+        "There is no backup of it; move it aside to start a new history "
+        "(an SQLite recovery tool may still get some of it back).",
     )
 
 
@@ -257,7 +240,7 @@ def restore(db: Path, folder: Path, backup: Backup | None = None) -> Restored:
             f"No usable backup in {folder}.",
             "Backups are made when the assistant is used; none that passes its check is there.",
         )
-    problem = check_file(chosen.path)
+    problem = check_sqlite(chosen.path)
     if problem != "ok":
         raise HistoryError(f"The backup {chosen.path.name} is damaged too ({one_line(problem)}).")
     aside = None

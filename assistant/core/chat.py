@@ -63,8 +63,12 @@ class ChatService:
         self.memory = memory
 
     def new_conversation(self, system_prompt: str | None = None) -> Conversation:
-        prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
-        return self.store.create_conversation(system_prompt=prompt, model=self.engine.name)
+        return self.store.create_conversation(
+            system_prompt=self._prompt(system_prompt), model=self.engine.name
+        )
+
+    def _prompt(self, given: str | None) -> str:
+        return self.settings.chat.system_prompt if given is None else given
 
     def start(
         self,
@@ -76,9 +80,8 @@ class ChatService:
     ) -> tuple[Conversation, Iterator[Chunk]]:
         """A new conversation that begins with ``text``, both committed together, and
         the answer's stream (as ``send``)."""
-        prompt = self.settings.chat.system_prompt if system_prompt is None else system_prompt
         conv = self.store.create_conversation(
-            title_from(text), prompt, self.engine.name, first_message=text
+            title_from(text), self._prompt(system_prompt), self.engine.name, first_message=text
         )
         msg = self.store.thread(conv.id)[-1]
         return conv, self._after_user(conv.id, msg, cancel, params, documents_only)

@@ -23,13 +23,33 @@ def is_damaged_database(e: BaseException) -> bool:
     return False
 
 
+def check_sqlite(path: Path, quick: bool = False) -> str:
+    """``integrity_check`` (or ``quick_check``) of a database file, opened read-only:
+    "ok", or what is wrong."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            pragma = "quick_check" if quick else "integrity_check"
+            return str(con.execute(f"PRAGMA {pragma}").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        return str(e)
+
+
+def one_line(problem: str) -> str:
+    """SQLite's check output as one readable line ("*** in database main ***" dropped)."""
+    text = " ".join(problem.replace("*** in database main ***", " ").split())
+    return text.rstrip(".") or "damaged"
+
+
 def explain(e: BaseException, paths: Paths) -> str | None:
     """The one line to show for ``e``, or None when it is not a known kind of failure."""
     if is_disk_full(e):
         where = getattr(e, "filename", None)
         return str(disk_full(Path(where).parent if where else paths.data_dir))
     if is_damaged_database(e):
-        from assistant.core.backups import damaged_advice
+        from assistant.core.backups import damaged
 
-        return damaged_advice(paths.history_db, paths.backups_dir, str(e))
+        return str(damaged(paths.history_db, paths.backups_dir, str(e)))
     return None

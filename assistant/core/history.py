@@ -32,9 +32,9 @@ from assistant.core.history_rows import (
     Message,
     SearchHit,
     conversation_from,
-    fts_query,
     message_from,
     purge_words,
+    search_messages,
 )
 
 log = logging.getLogger(__name__)
@@ -437,24 +437,4 @@ class HistoryStore:
         self, query: str, limit: int = 20, marks: tuple[str, str] = ("[", "]")
     ) -> list[SearchHit]:
         """Full-text search over every message; words are matched as prefixes."""
-        fts = fts_query(query)
-        if not fts:
-            return []
-        rows = self._query(
-            "SELECT m.conversation_id, c.title, m.id, m.role,"
-            " snippet(messages_fts, 0, ?, ?, '…', 16)"
-            " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
-            " JOIN conversations c ON c.id = m.conversation_id"
-            " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
-            (*marks, fts, limit),
-        )
-        hits = [SearchHit(*r) for r in rows]
-        seen = {h.conversation_id for h in hits}
-        for c in self._query(
-            f"SELECT {CONV_COLS} FROM conversations WHERE title LIKE ? ORDER BY updated_at DESC",
-            (f"%{query.strip()}%",),
-        ):
-            conv = conversation_from(c)
-            if conv.id not in seen:
-                hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
-        return hits[:limit]
+        return search_messages(self._query, query, limit, marks)

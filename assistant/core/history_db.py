@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assistant.core import backups, migrations
 from assistant.core.errors import HistoryDamagedError, HistoryError
-from assistant.core.faults import is_damaged_database
+from assistant.core.faults import is_damaged_database, one_line
 from assistant.core.files import MB, disk_full, free_bytes, is_disk_full
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,7 @@ def open_database(path: Path, backups_dir: Path) -> tuple[sqlite3.Connection, bo
     if existed and path.is_dir():
         raise HistoryError(f"{path} is a folder, not the history database.", "Move it aside.")
     if existed and path.stat().st_size == 0 and _was_used(path, backups_dir):
-        raise HistoryDamagedError(
-            backups.damaged_advice(path, backups_dir, "0 bytes, although it held your history")
-        )
+        raise backups.damaged(path, backups_dir, "0 bytes, although it held your history")
     db: sqlite3.Connection | None = None
     try:
         db = _connect(path)
@@ -62,7 +60,7 @@ def open_database(path: Path, backups_dir: Path) -> tuple[sqlite3.Connection, bo
         if not isinstance(e, sqlite3.DatabaseError):
             raise
         if is_damaged_database(e):
-            raise HistoryDamagedError(backups.damaged_advice(path, backups_dir, str(e))) from e
+            raise backups.damaged(path, backups_dir, str(e)) from e
         if (free_bytes(path.parent) or 0) < LOW_SPACE or is_disk_full(e):
             ro = _read_only(path) if existed else None
             if ro is not None:
@@ -109,7 +107,6 @@ def _configure(db: sqlite3.Connection) -> None:
     except BaseException:
         db.close()
         raise
-    return db
 
 
 def _check(db: sqlite3.Connection, path: Path, backups_dir: Path) -> None:
@@ -121,10 +118,10 @@ def _check(db: sqlite3.Connection, path: Path, backups_dir: Path) -> None:
     full = path.stat().st_size < FULL_CHECK_BYTES
     rows = db.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
     if rows and rows[0][0] != "ok":
-        first = backups.one_line(str(rows[0][0]))
+        first = one_line(str(rows[0][0]))
         n = len(rows) - 1
         more = f", and {n} more problem{'s' * (n != 1)}" if n else ""
-        raise HistoryDamagedError(backups.damaged_advice(path, backups_dir, f"{first}{more}"))
+        raise backups.damaged(path, backups_dir, f"{first}{more}")
 
 
 def _read_only(path: Path) -> sqlite3.Connection | None:

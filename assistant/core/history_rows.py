@@ -1,9 +1,10 @@
-"""The history's rows as dataclasses, and the SQL helpers for its full-text tables."""
+"""The history's rows as dataclasses, and its full-text search (FTS5) helpers."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,3 +74,31 @@ def fts_query(text: str, op: str = " ") -> str:
     joined by ``op`` (" " = all words, " OR " = any). Empty when there are no words."""
     words = [w.replace('"', '""') for w in text.split()]
     return op.join(f'"{w}"*' for w in words)
+
+
+def search_messages(
+    fetch: Callable[[str, tuple], list[tuple]], query: str, limit: int, marks: tuple[str, str]
+) -> list[SearchHit]:
+    """Messages matching every word (as prefixes), best first, with conversations whose
+    title contains the query put before them."""
+    fts = fts_query(query)
+    if not fts:
+        return []
+    rows = fetch(
+        "SELECT m.conversation_id, c.title, m.id, m.role,"
+        " snippet(messages_fts, 0, ?, ?, '…', 16)"
+        " FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid"
+        " JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?",
+        (*marks, fts, limit),
+    )
+    hits = [SearchHit(*r) for r in rows]
+    seen = {h.conversation_id for h in hits}
+    for c in fetch(
+        f"SELECT {CONV_COLS} FROM conversations WHERE title LIKE ? ORDER BY updated_at DESC",
+        (f"%{query.strip()}%",),
+    ):
+        conv = conversation_from(c)
+        if conv.id not in seen:
+            hits.insert(0, SearchHit(conv.id, conv.title, 0, "title", conv.title))
+    return hits[:limit]

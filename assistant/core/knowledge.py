@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -65,6 +66,31 @@ def samples(store: HistoryStore, collection: str, model: str) -> list[tuple[str,
     return VectorCache.read(store, model, [f"{prefix}{i}" for i in picked])
 
 
+def take_index_lock(data_dir: Path) -> tuple[bool, IO[str] | None]:
+    """The local index's exclusive lock (chromadb is not process-safe): ``(True, file)``
+    for the owner, who keeps the file open; ``(False, None)`` when another process holds
+    it. Without ``fcntl`` (Windows), one process per data folder is the user's job."""
+    try:
+        import fcntl
+    except ImportError:
+        return True, None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    f = (data_dir / "index.lock").open("a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False, None
+    try:  # the pid is for people looking; the lock is the flock
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+    except OSError:
+        pass
+    return True, f
+
+
 class Knowledge:
     def __init__(
         self,
@@ -88,7 +114,7 @@ class Knowledge:
         self._repairing = False
         self._repairs = 0  # how many times the index was rebuilt after damage
         # Told when a damaged index was rebuilt (the CLI prints it, the window shows it).
-        self.on_repair: Callable[[str], None] | None = None
+        self.on_repair: Callable[[], None] | None = None
 
     # -- opening ------------------------------------------------------------
 
@@ -178,7 +204,7 @@ class Knowledge:
         finally:
             self._repairing = False
         if self.on_repair:
-            self.on_repair(self.notice)
+            self.on_repair()
         return True
 
     def _verify(self) -> None:
@@ -219,26 +245,8 @@ class Knowledge:
     def _take_lock(self) -> bool:
         if self._lock_file is not None:
             return True
-        try:
-            import fcntl
-        except ImportError:  # Windows: one process per data folder is the user's job
-            return True
-        self.paths.data_dir.mkdir(parents=True, exist_ok=True)
-        f = (self.paths.data_dir / "index.lock").open("a+")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            return False
-        try:  # the pid is for people looking; the lock is the flock
-            f.seek(0)
-            f.truncate()
-            f.write(str(os.getpid()))
-            f.flush()
-        except OSError:
-            pass
-        self._lock_file = f
-        return True
+        owned, self._lock_file = take_index_lock(self.paths.data_dir)
+        return owned
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore, fts_query, purge_words
+from assistant.core.history import HistoryStore
+from assistant.core.history_rows import fts_query, purge_words
 from assistant.core.remember import normalise, slot_key
 
 _COLS = (

@@ -52,7 +52,7 @@ class MemoryService:
         self.on_notice: Callable[[str], None] | None = None
         self.knowledge.on_repair = self._notify
 
-    def _notify(self, _text: str) -> None:
+    def _notify(self) -> None:
         notice = self.knowledge.take_notice()
         if notice and self.on_notice:
             self.on_notice(notice)
@@ -104,7 +104,7 @@ class MemoryService:
         if kn.ready:
             return True
         if kn.open_within(LOAD_WAIT_S):  # another thread may be opening it
-            self._notify("")
+            self._notify()
             return True
         log.warning("memory is still loading; answering without recall")
         return False

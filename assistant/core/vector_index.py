@@ -13,7 +13,6 @@ import contextlib
 import json
 import logging
 import shutil
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,13 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from assistant.core.errors import AssistantError
+from assistant.core.faults import check_sqlite, one_line
 from assistant.core.files import MB, atomic_write, disk_full, free_bytes, is_disk_full
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
+REPAIR_HINT = "It is rebuilt at the next search, or now with `assistant memory reindex`."
 _URL_HINT = (
     "Check memory.chroma_url (e.g. http://127.0.0.1:8000), or clear it to use the local index."
 )
@@ -53,20 +54,10 @@ def sqlite_problem(path: Path) -> str | None:
     db = path / "chroma.sqlite3"
     if not db.exists():
         return None
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            found = con.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error as e:
-        if is_disk_full(e) or (free_bytes(path) or 0) < MB:
-            return None  # cannot even be opened for lack of space: not damage
-        found = str(e)
-    if found == "ok":
-        return None
-    text = " ".join(str(found).replace("*** in database main ***", " ").split())
-    return f"the index database is damaged ({text})"
+    found = check_sqlite(db, quick=True)
+    if found == "ok" or (free_bytes(path) or 0) < MB:
+        return None  # on a full disk it may not even open: that is not damage
+    return f"the index database is damaged ({one_line(found)})"
 
 
 def wipe_folder(path: Path) -> None:
@@ -251,10 +242,7 @@ def probe(path: Path, samples: dict[str, list[tuple[str, Any]]] | None = None) -
 
     problem = sqlite_problem(path)
     if problem:
-        raise IndexError_(
-            f"The memory index in {path} is damaged: {problem}.",
-            "It is rebuilt at the next search, or now with `assistant memory reindex`.",
-        )
+        raise IndexError_(f"The memory index in {path} is damaged: {problem}.", REPAIR_HINT)
     try:
         manifest = json.loads((path / "manifest.json").read_text())
         dim = int(manifest["dim"])
@@ -284,8 +272,7 @@ def probe(path: Path, samples: dict[str, list[tuple[str, Any]]] | None = None) -
         if len(first) > 160:
             first = first[:160].rsplit(" ", 1)[0] + " …"
         raise IndexError_(
-            f"The memory index in {path} is damaged ({type(e).__name__}: {first}).",
-            "It is rebuilt at the next search, or now with `assistant memory reindex`.",
+            f"The memory index in {path} is damaged ({type(e).__name__}: {first}).", REPAIR_HINT
         ) from e
     finally:
         from chromadb.api.client import SharedSystemClient

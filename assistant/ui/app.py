@@ -38,7 +38,7 @@ def create_window(app):  # -> MainWindow
     except SettingsError as e:
         settings, problem = Settings(), str(e)
     store = HistoryStore(paths.history_db, paths.backups_dir)
-    # The day's backup, on a thread of its own (it uses its own connection).
+    # The hourly backup, when due, on a thread of its own (it uses its own connection).
     threading.Thread(target=store.backup_if_due, name="backup", daemon=True).start()
     window = MainWindow(paths, settings, store)
     if problem:
@@ -57,7 +57,7 @@ def offer_restore(problem: str) -> bool:
     newest = backups.newest_good(paths.backups_dir)
     if newest is None:
         return False
-    box = QMessageBox(QMessageBox.Icon.Warning, "Assistant", problem.split(" Restore ")[0])
+    box = QMessageBox(QMessageBox.Icon.Warning, "Assistant", problem)
     box.setInformativeText(
         f"A backup from {newest.when} passes its check. Restoring it brings back your "
         "conversations and memories as they were then; the damaged file is kept aside."
@@ -121,7 +121,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
         try:
             window = create_window(app)
         except HistoryDamagedError as e:
-            if not offer_restore(str(e)):
+            if not offer_restore(e.message):
                 raise
             window = create_window(app)
     except AssistantError as e:
