@@ -206,19 +206,25 @@ def test_an_error_in_a_slot_is_shown_not_fatal(qtbot, make_window):
         sys.excepthook = old
 
 
-def test_model_picker_switches_and_reports_failures(qtbot, make_window, tmp_path, starter_gguf):
+def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path, starter_gguf):
     w = make_window()
+    refused: list[str] = []
+    w.engine.worker.load_refused.connect(lambda text, _kept: refused.append(text))
     bad = tmp_path / "broken.gguf"
     bad.write_text("<html>oops</html>")
-    w.settings_actions.choose_model(str(bad))
-    qtbot.waitUntil(lambda: w.banner.isVisibleTo(w), timeout=LOAD_MS)
-    assert "web page" in w.banner.text()
-    assert json.loads(get_paths().settings_file.read_text())["model"]["path"] == str(bad)
-    w.settings_actions.choose_model(None)  # back to the starter
-    qtbot.waitUntil(lambda: bool(w.model_info), timeout=LOAD_MS)
-    assert not w.banner.isVisibleTo(w)
-    assert w.model_info["path"] == str(starter_gguf)
-    send(qtbot, w, "Hi")
+    w.settings_actions.choose_model(str(bad))  # Model → Choose a GGUF file…
+    qtbot.waitUntil(lambda: bool(refused) and bool(w.model_info), timeout=LOAD_MS)
+    assert "web page" in refused[0]
+    assert w.model_info["path"] == str(starter_gguf), "the working model stays loaded"
+    assert w.statusBar().currentMessage().startswith("Kept SmolLM2")
+    assert "web page" in w.statusBar().currentMessage()
+    assert "No model" not in w.model_label.text() and not w.banner.isVisibleTo(w)
+    saved = json.loads(get_paths().settings_file.read_text()).get("model", {})
+    assert not saved.get("path"), "the settings point at the model that answers"
+    send(qtbot, w, "Hi")  # and it answers
+    w.settings_actions.choose_model(str(tmp_path / "gone.gguf"))
+    qtbot.waitUntil(lambda: len(refused) == 2 and bool(w.model_info), timeout=LOAD_MS)
+    assert "not found" in refused[1] and w.model_info["path"] == str(starter_gguf)
 
 
 def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):

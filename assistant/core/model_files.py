@@ -32,6 +32,18 @@ def check_template(info: gguf_file.GGUFInfo) -> None:
         resolve(None, template, "", "").render([{"role": "user", "content": "hi"}])
 
 
+def check_choice(path: str | Path | None) -> Path:
+    """Everything a switch to ``path`` can be refused for before the working model is
+    closed: missing, not a GGUF, truncated, an architecture llama.cpp lacks, a template
+    that will not render. Returns the file that would load; raises ModelError."""
+    from assistant.core.models import resolve_model_path
+
+    info = gguf_file.inspect(resolve_model_path(path))
+    check_loadable(info)
+    check_template(info)
+    return info.path
+
+
 def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, gguf_file.GGUFInfo]:
     try:
         info = gguf_file.inspect(src)  # missing, not GGUF, truncated: one clear ModelError

@@ -50,6 +50,7 @@ class EngineWorker(QObject):
     loading = Signal(str)
     loaded = Signal(dict)
     load_failed = Signal(str)
+    load_refused = Signal(str, object)  # why, and the ModelSettings of the model that stays
     started = Signal(int, int)  # job id, conversation id
     chunk = Signal(int, str)
     notice = Signal(int, str)
@@ -72,35 +73,65 @@ class EngineWorker(QObject):
         self._service: Any = None
         self._memory_started = False
         self._load_error: str | None = None
+        self._loaded_settings: Settings | None = None  # what the loaded engine was opened with
 
     @Slot(object, object)
     def load(self, settings: Settings, model_path: str | None = None) -> None:
-        from assistant.core.chat import ChatService
-
+        """Load the model ``settings`` name. A switch away from a working model checks
+        the new file first and, if it cannot be used, keeps the working one loaded
+        (``load_refused`` says why; ``loaded`` repeats what stays)."""
         self.loading.emit(settings.model.path or "the starter model")
-        try:
-            from assistant.core.engine import open_engine
+        previous = self._loaded_settings if self._engine is not None else None
+        if previous is not None and not (settings.model.remote_url and model_path is None):
+            try:
+                from assistant.core.model_files import check_choice
 
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
-            self._engine = open_engine(settings.model, model_path)
-        except AssistantError as e:
-            self._load_error = str(e)
-            self.load_failed.emit(self._load_error)
+                check_choice(model_path if model_path is not None else settings.model.path)
+            except AssistantError as e:
+                self._refuse(str(e), previous)
+                return
+        if self._open(settings, model_path):
+            self._loaded_settings = settings
+        elif previous is not None and self._open(previous, None):
+            # The file passed its checks but did not load (memory, say): back to the old one.
+            self._refuse(self._load_error or "The model did not load.", previous)
             return
-        except Exception as e:  # never let a load take the app down
-            log.exception("model load failed")
-            self._load_error = f"Could not load the model: {e}."
-            self.load_failed.emit(self._load_error)
+        else:
+            self._loaded_settings = None
+            self.load_failed.emit(self._load_error or "The model did not load.")
             return
         self._load_error = None
-        self._service = ChatService(self._store, self._engine, settings, self.memory)
         self.loaded.emit(self._engine.describe())
         if settings.memory.enabled and not self._memory_started:
             # After the model, not beside it: loading torch takes both cores for seconds.
             self._memory_started = True
             threading.Thread(target=self._open_memory, name="memory", daemon=True).start()
+
+    def _open(self, settings: Settings, model_path: str | None) -> bool:
+        from assistant.core.chat import ChatService
+        from assistant.core.engine import open_engine
+
+        try:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+                self._service = None
+            self._engine = open_engine(settings.model, model_path)
+        except AssistantError as e:
+            self._load_error = str(e)
+            return False
+        except Exception as e:  # never let a load take the app down
+            log.exception("model load failed")
+            self._load_error = f"Could not load the model: {e}."
+            return False
+        self._service = ChatService(self._store, self._engine, settings, self.memory)
+        return True
+
+    def _refuse(self, reason: str, kept: Settings) -> None:
+        log.info("model change refused: %s", reason)
+        self._load_error = None
+        self.loaded.emit(self._engine.describe())
+        self.load_refused.emit(reason, kept.model)
 
     def _open_memory(self) -> None:
         """Load the embedder and open (or rebuild) the index, off every Qt thread."""

@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
         w = self.engine.worker
         w.loaded.connect(self._loaded)
         w.load_failed.connect(self._load_failed)
+        w.load_refused.connect(self._load_refused)
         w.chunk.connect(self._chunk)
         w.notice.connect(self._notice)
         w.finished.connect(self._finished)
@@ -377,6 +378,9 @@ class MainWindow(QMainWindow):
         self.model_info = {}
         self.model_label.setText("No model loaded")
         self.show_banner(f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model")
+
+    def _load_refused(self, message: str, kept: object) -> None:
+        self.settings_actions.model_refused(message, kept)  # type: ignore[arg-type]
 
     def owns(self, job_id: int) -> bool:
         return self.job is not None and self.job.id == job_id

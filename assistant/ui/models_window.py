@@ -86,6 +86,7 @@ class ModelsWindow(QDialog):
         worker = window.engine.worker
         worker.loaded.connect(self._loaded)  # queued: this dialog lives on the GUI thread
         worker.load_failed.connect(self._load_failed)
+        worker.load_refused.connect(self._load_refused)
         self._detect = _Detect(self)
         self._detect.found.connect(self._fill)
         threading.Thread(target=self._find_hardware, name="hardware", daemon=True).start()
@@ -250,6 +251,9 @@ class ModelsWindow(QDialog):
         if self.status.text().startswith("Loading "):
             self.status.setText(message)
         self._update()
+
+    def _load_refused(self, message: str, _kept: object) -> None:
+        self._load_failed(f"Not loaded; the current model stays. {message}")
 
     def done(self, result: int) -> None:  # closing: stop a download (it can resume)
         self.cancel_download()

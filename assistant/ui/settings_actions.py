@@ -11,7 +11,13 @@ from PySide6.QtWidgets import QFileDialog
 from assistant.core import starter
 from assistant.core.errors import AssistantError
 from assistant.core.models import gguf_files
-from assistant.core.settings import Settings, load_settings, save_settings, use_local_model
+from assistant.core.settings import (
+    ModelSettings,
+    Settings,
+    load_settings,
+    save_settings,
+    use_local_model,
+)
 from assistant.ui.dialogs import PersonaDialog, SettingsDialog
 
 if TYPE_CHECKING:
@@ -81,6 +87,16 @@ class SettingsActions:
         self.w.model_label.setText("Loading model…")
         self.w.model_info = {}
         self.w.engine.load(new)
+
+    def model_refused(self, message: str, kept: ModelSettings) -> None:
+        """The engine kept the working model: say why, and point the settings back at it."""
+        w = self.w
+        if kept != w.settings.model:
+            self.save(w.settings.model_copy(update={"model": kept}))
+        w.statusBar().showMessage(
+            f"Kept {w.model_info.get('name', 'the current model')}: {' '.join(message.split())}",
+            20000,
+        )
 
     def fill_models_menu(self) -> None:
         """The starter model, GGUFs next to the current one, and a file chooser."""
