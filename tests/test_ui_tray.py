@@ -113,6 +113,22 @@ def test_tray_menu_and_global_hotkeys(tray_host, sound_server, assistant_home, t
         xdo("key", "Escape")
         wait(lambda: not visible(env, "^Quick prompt$"), 10, "Esc again")
 
+        # A double-click opens the window, and leaves no quick prompt behind it.
+        xdo(
+            "mousemove",
+            str(x + w // 2),
+            str(y + h // 2),
+            "click",
+            "--repeat",
+            "2",
+            "--delay",
+            "60",
+            "1",
+        )
+        wait(lambda: visible(env, "^Assistant$"), 10, "a tray double-click to open the window")
+        time.sleep(1.5)  # past the double-click interval, when a click's prompt would open
+        assert not visible(env, "^Quick prompt$"), "a double-click opens the window only"
+
         # The quick-prompt hotkey from anywhere; the answer lands in the history.
         wait(lambda: "global hotkey Ctrl+Alt+Space" in log.read_text(), 10, "the hotkeys")
         xdo("key", "ctrl+alt+space")

@@ -1,7 +1,7 @@
 """The system-tray icon: Open, Quick prompt, Push-to-talk, Settings, API server, Quit.
 
 Its colour says what the assistant is doing (listening, answering). A click
-opens the quick prompt. Some desktops have no tray (GNOME without an
+opens the quick prompt, a double-click the window (and only the window). Some desktops have no tray (GNOME without an
 extension); the app then says so once and runs without it.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from assistant.ui.icons import app_icon
 
@@ -58,6 +58,12 @@ class Tray(QObject):
         self.actions["api"].setCheckable(True)
         self.actions["api"].setToolTip("Other programs on this computer may use the model")
         self.icon.setContextMenu(self.menu)
+        # A double-click arrives as a click first: the quick prompt waits until no second
+        # click can follow, so a double-click leaves no empty prompt behind the window.
+        self._click = QTimer(self)
+        self._click.setSingleShot(True)
+        self._click.setInterval(QApplication.doubleClickInterval())
+        self._click.timeout.connect(lambda: desktop.quick_prompt())
         self.icon.activated.connect(self._activated)
         self.icon.messageClicked.connect(desktop.notification_clicked)
 
@@ -75,12 +81,12 @@ class Tray(QObject):
         return f"{g.x()},{g.y()} {g.width()}x{g.height()}"
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason in (
-            QSystemTrayIcon.ActivationReason.Trigger,
-            QSystemTrayIcon.ActivationReason.MiddleClick,
-        ):
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self._click.start()
+        elif reason == QSystemTrayIcon.ActivationReason.MiddleClick:
             self.desktop.quick_prompt()
         elif reason == QSystemTrayIcon.ActivationReason.DoubleClick:
+            self._click.stop()
             self.desktop.show_window()
 
     def set_state(self, state: str) -> None:
