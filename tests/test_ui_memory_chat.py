@@ -72,6 +72,8 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
     assert answer.sources.isVisibleTo(w) and "1 memory" in answer.sources.text()
     recall = w.store.thread(w.conversation_id)[-1].stats["recall"]
     assert recall[0]["text"] == "The user's dog is called Biscuit."
+    assert "Recalled for this answer:" in w.inspector.label.text()
+    assert "• 1 memory" in w.inspector.label.text()
 
     # "What I know about you": the memories are listed; deleting one really deletes it.
     w.memory_actions.open_memory_window()
@@ -94,6 +96,18 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
     index = w.engine.worker.memory.knowledge.index
     qtbot.waitUntil(lambda: f"m{nurse.id}" not in index.ids("memories"), timeout=10_000)
     assert all("nurse" not in m.text for m in w.memory_actions.memories.list(None))
+
+
+def test_the_inspector_names_where_recalled_text_came_from():
+    from assistant.ui.inspector import recall_labels
+
+    items = [
+        {"kind": "memory", "label": "memory"},
+        {"kind": "memory", "label": "memory"},
+        {"kind": "document", "label": "guide.pdf, page 2"},
+        {"kind": "conversation", "label": "from conversation “Eggs”"},
+    ]
+    assert recall_labels(items) == ["2 memories", "guide.pdf, page 2", "from conversation “Eggs”"]
 
 
 def test_remember_button_on_a_message(qtbot, window):

@@ -83,11 +83,9 @@ def _sources_note(got: _Streamed) -> str | None:
     docs = [i for i in got.recalled if i["kind"] == "document"]
     parts = [f"[{n}] {d['label']}" for n, d in enumerate(docs, 1)]
     n_mem = sum(i["kind"] == "memory" for i in got.recalled)
-    n_conv = sum(i["kind"] == "conversation" for i in got.recalled)
     if n_mem:
         parts.append(f"{n_mem} memor{'y' if n_mem == 1 else 'ies'}")
-    if n_conv:
-        parts.append(f"{n_conv} earlier conversation{'s' if n_conv > 1 else ''}")
+    parts += [i["label"] for i in got.recalled if i["kind"] == "conversation"]
     notes = [f"[used: {' · '.join(parts)}]"] if parts else []
     for mid, text in got.proposed:
         notes.append(f"[remember “{text}”? `assistant memory accept {mid}`]")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.core.errors import AssistantError
 from assistant.core.history import Conversation, HistoryStore, Message
 from assistant.core.memory_service import NO_DOCUMENTS, NOT_IN_DOCUMENTS
+from assistant.core.recall import CONTEXT_HEADERS
 from assistant.core.settings import GenerationSettings, Settings
 from assistant.core.types import (
     CancelToken,
@@ -243,6 +244,7 @@ class ChatService:
         notices, request.context, kept = recalled
         yield from notices
         params = params or self.settings.generation
+        params = params.model_copy(update={"stop": [*params.stop, *echo_guards(request)]})
         cancel = cancel or CancelToken()
         draft: Message = self.store.start_draft(
             conversation_id, user_message_id, model=self.engine.name
@@ -281,6 +283,18 @@ class ChatService:
             inner.close()
         if self.memory is not None:
             self.memory.after_answer([user_message_id, draft.id])
+
+
+ECHO_WORDS = 6  # this many words of our own text in a row is never a chance match
+
+
+def echo_guards(request: ChatRequest) -> list[str]:
+    """Our own text the model must never hand back as its answer, as stop strings (so
+    it is cut before it is shown): any run of words from the system prompt, and the
+    headers of the recalled context. Small models recite their instructions."""
+    words = (request.system or "").split()
+    runs = [" ".join(words[i : i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)]
+    return runs[:80] + (list(CONTEXT_HEADERS) if request.context else [])
 
 
 def _turn(m: Message) -> Turn:

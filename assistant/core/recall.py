@@ -28,6 +28,11 @@ MIN_SCORE = {"memory": 0.35, "document": 0.38, "conversation": 0.5}
 RELATIVE_CUT = 0.25
 KEYWORD_BONUS = 0.12  # a rare word in common is strong evidence, and short queries embed weakly
 LIMITS = {"memory": 6, "document": 4, "conversation": 1}
+# A new conversation starts clean: another conversation's answer comes into it only
+# for what is clearly the same question asked again: as close as this, and no word of
+# weight the earlier question lacked (the embedder puts "a soft yolk" and "a hard
+# yolk" at 0.97, "my dog's name" and "my cat's name" at 0.76).
+SAME_QUESTION = 0.9
 PRIORITY = {"memory": 0, "document": 1, "conversation": 2}  # what the budget goes to first
 CHARS_PER_TOKEN = 3.5  # estimate for budgeting; the inspector shows the real count
 
@@ -57,7 +62,7 @@ class RecallItem:
             )
             return f"{Path(self.path).name}{where}"
         if self.kind == "conversation":
-            return f"conversation “{self.title or 'Untitled'}”"
+            return f"from conversation “{self.title or 'Untitled'}”"
         return "memory"
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,10 +100,14 @@ def _hydrate(kn: Knowledge, kind: str, ids: list[int]) -> dict[int, RecallItem]:
             tuple(ids),
         )
         return {r[0]: RecallItem("document", r[0], r[1], 0.0, r[2], r[3], r[4]) for r in rows}
+    # Only an answer that ended by itself: not stopped, failed, cut at the length
+    # limit (where small models run away) or one the app wrote.
     rows = kn.store.fetch(
         "SELECT m.id, m.content, m.conversation_id, c.title, (SELECT a.content FROM messages a"
         " WHERE a.parent_id = m.id AND a.role = 'assistant' AND a.status = 'complete'"
         " AND COALESCE(a.model, '') != 'assistant'"
+        " AND COALESCE(CASE WHEN json_valid(a.stats)"
+        " THEN json_extract(a.stats, '$.finish_reason') END, 'stop') = 'stop'"
         " ORDER BY a.id DESC LIMIT 1) FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id"
         f" WHERE m.id IN ({marks}) AND m.role = 'user'",
@@ -109,8 +118,19 @@ def _hydrate(kn: Knowledge, kind: str, ids: list[int]) -> dict[int, RecallItem]:
             "conversation", r[0], r[1], 0.0, conversation_id=r[2], title=r[3], answer=r[4]
         )
         for r in rows
-        if r[4]
+        if r[4] and not degenerate(r[4])
     }
+
+
+def degenerate(answer: str) -> bool:
+    """An answer a small model got stuck in: the same lines or phrases over and over.
+    Quoted into another conversation, the model copies it again."""
+    lines = [" ".join(line.split()) for line in answer.splitlines() if line.strip()]
+    if len(lines) >= 4 and len(set(lines)) <= len(lines) // 2:
+        return True
+    words = answer.lower().split()
+    grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
+    return len(grams) >= 12 and len(set(grams)) < 0.6 * len(grams)
 
 
 _FTS = {
@@ -310,9 +330,12 @@ def recall(
     per_kind: dict[str, int] = {}
     seen_conversations: set[int | None] = set()
     found = search(kn, query, kinds, exclude_conversation=conversation_id)
+    fresh = _is_new(kn, conversation_id)
     for item in sorted(found, key=lambda i: (PRIORITY[i.kind], -i.score)):
         if item.kind == "conversation":
             if item.conversation_id in seen_conversations:
+                continue
+            if fresh and not _same_question(query, item):
                 continue
             seen_conversations.add(item.conversation_id)
         cost = (len(item.text) + min(len(item.answer or ""), 400)) / CHARS_PER_TOKEN + 12
@@ -324,6 +347,33 @@ def recall(
     return Recall(tuple(picked), render_context(picked, documents_only) if picked else None)
 
 
+def _same_question(query: str, item: RecallItem) -> bool:
+    return item.score >= SAME_QUESTION and set(keywords(query)) <= set(keywords(item.text))
+
+
+def _is_new(kn: Knowledge, conversation_id: int | None) -> bool:
+    """No earlier question in this conversation than the one being answered."""
+    if conversation_id is None:
+        return True
+    rows = kn.store.fetch(
+        "SELECT COUNT(*) FROM messages WHERE conversation_id = ? AND role = 'user'",
+        (conversation_id,),
+    )
+    return rows[0][0] <= 1
+
+
+FACTS_HEADER = "Facts you remember about the user, addressed to them:"
+EXCERPTS_HEADER = "Excerpts from the user's documents (cite like [1] when you use them):"
+DOCS_ONLY_RULE = (
+    "Answer only from these excerpts of the user's documents and cite them like [1]; "
+    "if they do not contain the answer, say so."
+)
+CONVERSATION_HEADER = "From another conversation with the user:"
+USE_NOTE = "(Use this only where it helps answer the message below.)"
+# What the model must never repeat as its answer (chat.echo_guards).
+CONTEXT_HEADERS = (FACTS_HEADER, EXCERPTS_HEADER, DOCS_ONLY_RULE, CONVERSATION_HEADER, USE_NOTE)
+
+
 def render_context(items: list[RecallItem], documents_only: bool = False) -> str:
     parts: list[str] = []
     memories = [i for i in items if i.kind == "memory"]
@@ -331,15 +381,10 @@ def render_context(items: list[RecallItem], documents_only: bool = False) -> str
     convs = [i for i in items if i.kind == "conversation"]
     if memories:
         facts = "\n".join(f"- {to_second_person(m.text)}" for m in memories)
-        parts.append("Facts you remember about the user, addressed to them:\n" + facts)
+        parts.append(FACTS_HEADER + "\n" + facts)
     if docs:
         lines = [f"[{n}] ({d.label}) {' '.join(d.text.split())}" for n, d in enumerate(docs, 1)]
-        rule = (
-            "Answer only from these excerpts of the user's documents and cite them like [1]; "
-            "if they do not contain the answer, say so."
-            if documents_only
-            else "Excerpts from the user's documents (cite like [1] when you use them):"
-        )
+        rule = DOCS_ONLY_RULE if documents_only else EXCERPTS_HEADER
         parts.append(rule + "\n" + "\n".join(lines))
     if convs:
         # Quoted, with no "You said:"-style labels: small models repeat such labels.
@@ -348,5 +393,5 @@ def render_context(items: list[RecallItem], documents_only: bool = False) -> str
             f"{' '.join((c.answer or '').split())[:400]}”"
             for c in convs
         ]
-        parts.append("From another conversation with the user:\n" + "\n".join(lines))
-    return "\n\n".join(parts) + "\n\n(Use this only where it helps answer the message below.)"
+        parts.append(CONVERSATION_HEADER + "\n" + "\n".join(lines))
+    return "\n\n".join(parts) + "\n\n" + USE_NOTE

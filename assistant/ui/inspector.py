@@ -12,7 +12,7 @@ from assistant.core.history import HistoryStore
 
 ROWS = [
     ("system_tokens", "System prompt"),
-    ("context_tokens", "Memories and documents"),
+    ("context_tokens", "Recalled"),
     ("history_tokens", "Earlier messages"),
     ("message_tokens", "Your message"),
     ("template_tokens", "Chat template markers"),
@@ -31,7 +31,12 @@ class PromptInspector(QWidget):
         lay.addStretch(1)
         self.show_report(None)
 
-    def show_report(self, report: dict[str, Any] | None, left_out: list[str] | None = None) -> None:
+    def show_report(
+        self,
+        report: dict[str, Any] | None,
+        left_out: list[str] | None = None,
+        recalled: list[dict[str, Any]] | None = None,
+    ) -> None:
         if not report:
             self.label.setText("<i>Send a message to see what goes into the model's context.</i>")
             return
@@ -51,6 +56,9 @@ class PromptInspector(QWidget):
             f"Context window: {total:,} of {n_ctx:,} tokens used before the answer.",
             f"Messages included: {kept}.",
         ]
+        if recalled:
+            lines.append("<b>Recalled for this answer:</b>")
+            lines += [f"&nbsp;&nbsp;• {html.escape(label)}" for label in recall_labels(recalled)]
         if dropped:
             lines.append(
                 f"<b>{len(dropped)} earlier message(s) left out</b> to fit the context window "
@@ -65,6 +73,13 @@ class PromptInspector(QWidget):
         else:
             lines.append("No messages were left out.")
         self.label.setText("<br>".join(lines))
+
+
+def recall_labels(items: list[dict[str, Any]]) -> list[str]:
+    """ "3 memories", "guide.pdf, page 2", "from conversation “Eggs”": where it came from."""
+    n_mem = sum(i.get("kind") == "memory" for i in items)
+    labels = [f"{n_mem} {'memory' if n_mem == 1 else 'memories'}"] if n_mem else []
+    return labels + [i["label"] for i in items if i.get("kind") != "memory" and i.get("label")]
 
 
 def left_out_texts(store: HistoryStore, report: dict[str, Any] | None) -> list[str]:

@@ -241,7 +241,8 @@ class MainWindow(QMainWindow):
         """Status bar and inspector for the conversation's last answer (or nothing yet)."""
         stats = answer.stats if answer else {}
         report = stats.get("prompt")
-        self.inspector.show_report(report, left_out_texts(self.store, report))
+        left_out = left_out_texts(self.store, report)
+        self.inspector.show_report(report, left_out, stats.get("recall"))
         n_ctx = self.model_info.get("n_ctx")
         if report:
             used = report["total_tokens"] + stats.get("generated_tokens", 0)
