@@ -1,9 +1,12 @@
-"""Sentence embeddings for memory and documents (sentence-transformers).
+"""Sentence embeddings for memory and documents.
 
 The default model is the bundled all-MiniLM-L6-v2, shipped as a zip by a pip
 package and unpacked once into the cache folder. Any sentence-transformers
-model folder can be configured instead. torch and sentence_transformers are
-imported on first use only, off the GUI thread.
+model folder can be configured instead. Questions and small batches go through
+``minilm`` (NumPy, loads in under a second) when the model is laid out for it;
+large batches (adding documents) and other models through sentence-transformers,
+whose torch import takes 10-20 s and happens on first such use, off the GUI thread.
+Both give the same vectors.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from assistant.core.files import MB, disk_full, ensure_free, is_disk_full
 log = logging.getLogger(__name__)
 
 STARTER_NAME = "all-MiniLM-L6-v2"
+FAST_BATCH = 64  # texts per call up to which the NumPy encoder is used
 
 
 def _complete(dest: Path, zf: zipfile.ZipFile) -> bool:
@@ -104,6 +108,7 @@ class Embedder:
         self.model = model
         self.cache_dir = cache_dir
         self._st: Any = None
+        self._fast: Any = None  # minilm.MiniLM, when the model allows it
         self._lock = threading.Lock()
 
     @property
@@ -122,37 +127,61 @@ class Embedder:
         return str(p) if p.exists() else self.model
 
     def load(self) -> Any:
+        """Make ``embed`` ready: the fast encoder when the model allows it, else
+        sentence-transformers."""
+        with self._lock:
+            if self._fast is None and self._st is None:
+                path = self._resolve()
+                from assistant.core import minilm
+
+                if minilm.supports(Path(path)):
+                    try:
+                        self._fast = minilm.MiniLM(Path(path))
+                        log.info("embedding model %s loaded (NumPy)", self.name)
+                        return self._fast
+                    except Exception:  # sentence-transformers can still read it
+                        log.warning("fast encoder failed for %s", path, exc_info=True)
+                self._load_st(path)
+            return self._fast or self._st
+
+    def _sentence_transformer(self) -> Any:
         with self._lock:
             if self._st is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()  # "Loading weights" on stderr
-
-                path = self._resolve()
-                try:
-                    self._st = SentenceTransformer(path, device="cpu")
-                except (OSError, ValueError) as e:
-                    raise ModelError(
-                        f"Cannot load the embedding model {self.name}: {e}.",
-                        "Check memory.embedding_model, or leave it empty for the bundled one.",
-                    ) from e
-                log.info("embedding model %s loaded", self.name)
+                self._load_st(self._resolve())
             return self._st
+
+    def _load_st(self, path: str) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" on stderr
+        try:
+            self._st = SentenceTransformer(path, device="cpu")
+        except (OSError, ValueError) as e:
+            raise ModelError(
+                f"Cannot load the embedding model {self.name}: {e}.",
+                "Check memory.embedding_model, or leave it empty for the bundled one.",
+            ) from e
+        log.info("embedding model %s loaded", self.name)
 
     @property
     def dimension(self) -> int:
-        st = self.load()
-        get = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
-        return int(get())
+        model = self.load()
+        if model is self._fast:
+            return int(self._fast.dimension)
+        get = getattr(model, "get_embedding_dimension", None)
+        return int((get or model.get_sentence_embedding_dimension)())
 
     def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        st = self.load()
+        model = self.load()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if model is self._fast and len(texts) <= FAST_BATCH:
+            return np.asarray(self._fast.embed(texts), dtype=np.float32)
+        st = self._sentence_transformer()  # torch's kernels are faster on big batches
         vecs = st.encode(
             texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False
         )
