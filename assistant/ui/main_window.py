@@ -148,9 +148,6 @@ class MainWindow(QMainWindow):
         w.finished.connect(self._finished)
         w.failed.connect(self._failed)
         self.memory_actions.connect_worker()
-        # The speech model loads last: chat model, then embedder, then Whisper.
-        w.memory_ready.connect(self._preload_voice)
-        w.memory_failed.connect(self._preload_voice)
         self.engine.load(settings)
 
         self.sidebar.refresh()
@@ -357,8 +354,9 @@ class MainWindow(QMainWindow):
         self.model_info = info
         if info.get("offload_note"):
             self.statusBar().showMessage(info["offload_note"], 15000)
-        if not self.settings.memory.enabled:
-            self.ptt.preload()
+        # The microphone is armed right after the chat model, not behind memory: a press in
+        # the first seconds must keep its first words (idempotent: once per start).
+        self.ptt.preload()
         self.hide_banner("model")
         threads = info["threads"]
         where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
@@ -370,9 +368,6 @@ class MainWindow(QMainWindow):
         elif not self.ctx_label.text().startswith("context ") or "—" in self.ctx_label.text():
             self.ctx_label.setText(f"context —/{info['n_ctx']:,}")
         self._update_buttons()
-
-    def _preload_voice(self, _message: str) -> None:
-        self.ptt.preload()
 
     def _load_failed(self, message: str) -> None:
         self.ptt.preload()
