@@ -86,6 +86,7 @@ bench: setup
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/gui_latency.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/first_answer.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/safety.py
 
