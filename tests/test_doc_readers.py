@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import itertools
 import os
+import re
+import sqlite3
+import tarfile
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import docx
@@ -14,7 +20,15 @@ from pypdf import PageObject, PdfWriter
 
 from assistant.core import doc_files
 from assistant.core.chunking import Passage, chunk_sections
-from assistant.core.doc_readers import DocumentError, Section, iter_files, read_document
+from assistant.core.doc_readers import (
+    DocumentError,
+    Section,
+    iter_files,
+    quick_refusal,
+    read_document,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10"
 
 PAGE_TEXT = [
     "Apples grow on the first page of this report.",
@@ -204,8 +218,140 @@ def test_utf16_text_with_a_bom_is_not_binary(tmp_path):
 
 
 def test_text_with_nul_bytes_is_binary(tmp_path):
-    with pytest.raises(DocumentError, match=r"blob\.txt looks like a binary file"):
+    with pytest.raises(DocumentError, match=r"blob\.txt is not text \(binary\)"):
         read_document(_write(tmp_path / "blob.txt", b"ELF\x00\x01\x02 header"))
+
+
+# --- any file that holds text, judged by content; gzip ------------------------
+
+
+TEXT_NAMES = "GPL-3 README NOTES LICENSE app.log data.csv guide.rst tool.py conf.json setup.cfg"
+
+
+@pytest.mark.parametrize("name", [*TEXT_NAMES.split(), "named.png"])
+def test_any_file_that_holds_text_is_read_whatever_its_name(tmp_path, name):
+    text = f"{name}: the spare key is under the blue flowerpot.\n# not a heading\nCafé, 3 €."
+    assert read_document(_write(tmp_path / name, text)) == [Section(text)]
+    assert quick_refusal(tmp_path / name) is None
+
+
+def _sqlite_bytes(path: Path) -> bytes:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def _zip_bytes() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("inside.txt", "text, but zipped")
+    return buf.getvalue()
+
+
+def test_known_binary_formats_are_not_text_whatever_their_name(tmp_path):
+    noise = bytes(range(256)) * 16  # every byte value, NUL included
+    cases = {
+        "photo": (PNG, "PNG image"),
+        "IMG_0001.txt": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + noise, "JPEG image"),
+        "backup": (_zip_bytes(), "ZIP archive"),
+        "run": (b"\x7fELF\x02\x01\x01" + bytes(9) + noise, "executable"),
+        "notes.db": (_sqlite_bytes(tmp_path / "made.db"), "SQLite database"),
+        "song.md": (b"ID3\x04\x00\x00\x00\x00\x00\x21" + noise, "MP3 audio"),
+        "blob": (noise, "binary"),
+    }
+    for name, (data, label) in cases.items():
+        path = _write(tmp_path / "in" / name, data)
+        expected = f"{name} is not text ({label})."
+        assert quick_refusal(path).message == expected  # from the first KB alone
+        with pytest.raises(DocumentError, match=re.escape(expected)):
+            read_document(path)
+    # Plain letters that happen to open a binary format are still just text.
+    note = _write(tmp_path / "gif-notes", "GIF89a is the animated one. OggS is a container.")
+    assert read_document(note)[0].text.startswith("GIF89a is")
+
+
+def test_an_html_page_or_a_pdf_without_its_extension_gets_its_reader(tmp_path):
+    page = _write(tmp_path / "saved-page", HTML)
+    assert [s.heading for s in read_document(page)] == [
+        s.heading for s in read_document(_write(tmp_path / "page.html", HTML))
+    ]
+    pdf = _write(tmp_path / "manual", _pdf_bytes(PAGE_TEXT))
+    assert [s.page for s in read_document(pdf)] == [1, 2, 4]
+
+
+def test_gzip_text_is_read_as_its_inner_name_says(tmp_path):
+    notes = _write(tmp_path / "notes.gz", gzip.compress(b"The boiler is serviced in March."))
+    assert read_document(notes) == [Section("The boiler is serviced in March.")]
+    md = _write(tmp_path / "guide.md.gz", gzip.compress(MARKDOWN.encode()))
+    assert [s.heading for s in read_document(md)] == ["Guide", "Guide > Setup", "Guide > Usage"]
+    two = gzip.compress(b"first part\n") + gzip.compress(b"second part\n")  # `cat a.gz b.gz`
+    assert read_document(_write(tmp_path / "log.txt.gz", two)) == [
+        Section("first part\nsecond part")
+    ]
+    assert quick_refusal(notes) is None and quick_refusal(md) is None
+
+
+def test_gzip_of_binary_empty_or_damaged_data_is_refused_with_the_reason(tmp_path):
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as t:
+        t.add(_write(tmp_path / "a.txt", "inside a tarball"), arcname="a.txt")
+    cases = {
+        "photos.tar.gz": (tar.getvalue(), r"is a compressed file that is not text \(tar archive\)"),
+        "pic.gz": (gzip.compress(PNG), r"is a compressed file that is not text \(PNG image\)"),
+        "twice.gz": (
+            gzip.compress(gzip.compress(b"x")),
+            r"is a compressed file that is not text \(compressed twice\)",
+        ),
+        "nothing.gz": (gzip.compress(b""), r"is an empty file once decompressed"),
+        "cut.gz": (gzip.compress(_numbered_text(400, 8).encode())[:200], r"is damaged"),
+    }
+    for name, (data, why) in cases.items():
+        path = _write(tmp_path / name, data)
+        with pytest.raises(DocumentError, match=re.escape(name) + " " + why):
+            read_document(path)
+    assert "tar archive" in quick_refusal(tmp_path / "photos.tar.gz").message
+
+
+def _write_bomb(path: Path, block: bytes, total: int) -> Path:
+    """``total`` bytes of ``block`` gzipped as they are made: never all in memory."""
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        for _ in range(total // len(block)):
+            f.write(block)
+    return path
+
+
+def test_a_gzip_bomb_stops_at_the_size_cap_without_taking_the_memory(tmp_path):
+    cap = 4 << 20
+    text = _write_bomb(tmp_path / "bomb.txt.gz", b"all work and no play\n" * 50_000, 200 << 20)
+    zeros = _write_bomb(tmp_path / "zeros.gz", bytes(1 << 20), 200 << 20)
+    assert text.stat().st_size < cap and zeros.stat().st_size < cap  # small on disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            DocumentError, match=r"too large once decompressed \(the limit is 4\.0 MB\)"
+        ):
+            read_document(text, max_bytes=cap)
+        with pytest.raises(DocumentError, match=r"zeros\.gz is a compressed file that is not text"):
+            read_document(zeros, max_bytes=cap)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * cap  # not 200 MB: unpacking stops at the cap
+
+
+def test_iter_files_yields_every_file_and_names_a_big_one_for_what_it_is(tmp_path):
+    gpl = _write(tmp_path / "GPL-3", "GNU GENERAL PUBLIC LICENSE")
+    log_file = _write(tmp_path / "big.log", "x" * 2048)
+    film = _write(tmp_path / "film", b"\x1aE\xdf\xa3" + bytes(2048))
+    (tmp_path / "gone.mp3").symlink_to(tmp_path / "nowhere.mp3")
+    assert list(iter_files([tmp_path], max_bytes=1000)) == [
+        (gpl, None),
+        (log_file, "too large (2.0 KB; the limit is 1000 bytes)"),
+        (film, "not text (Matroska or WebM video)"),  # a higher limit would not help
+        (tmp_path / "gone.mp3", "broken link"),
+    ]
 
 
 # --- file-level refusals -----------------------------------------------------
@@ -239,13 +385,13 @@ def test_unreadable_file_is_permission_denied(tmp_path, monkeypatch):
     [
         ("missing.txt", r"missing\.txt was not found"),
         ("folder.md", r"folder\.md is not a regular file"),
-        ("photo.png", r"photo\.png is not a supported document type \(\.png\)"),
+        ("photo.png", r"photo\.png is not text \(PNG image\)"),
         ("empty.md", r"empty\.md has no text to index\. It is empty"),
     ],
 )
 def test_other_refusals(tmp_path, name, expected):
     (tmp_path / "folder.md").mkdir()
-    _write(tmp_path / "photo.png", b"\x89PNG")
+    _write(tmp_path / "photo.png", PNG)
     _write(tmp_path / "empty.md", "  \n\n")
     with pytest.raises(DocumentError, match=expected):
         read_document(tmp_path / name)
@@ -256,7 +402,7 @@ def test_other_refusals(tmp_path, name, expected):
 
 def test_iter_files_walks_once_reports_problems_and_ignores_junk(tmp_path):
     root = tmp_path / "docs"
-    for rel in ["b.md", "a/one.txt", "a/deep/two.html", "z.PDF", "image.png", ".hidden.txt"]:
+    for rel in ["b.md", "a/one.txt", "a/deep/two.html", "z.PDF", "named.png", ".hidden.txt"]:
         _write(root / rel, "text")
     for rel in [".git/x.md", ".cache/y.txt", "node_modules/pkg/readme.md", "__pycache__/z.txt"]:
         _write(root / rel, "junk")
@@ -271,6 +417,7 @@ def test_iter_files_walks_once_reports_problems_and_ignores_junk(tmp_path):
         (root / "a" / "one.txt", None),
         (root / "b.md", None),
         (root / "broken.txt", "broken link"),
+        (root / "named.png", None),  # its content decides, and it holds text
         (root / "z.PDF", None),
         (tmp_path / "nope", "not found"),
     ]
@@ -295,8 +442,10 @@ def test_iter_files_reports_an_unreadable_folder(tmp_path, monkeypatch):
 
 def test_a_file_named_directly_is_yielded_or_explained(tmp_path):
     note = _write(tmp_path / ".notes.md", "hidden but asked for")
-    png = _write(tmp_path / "x.png", b"\x89PNG")
-    assert list(iter_files([note, png])) == [(note, None), (png, "unsupported file type")]
+    png = _write(tmp_path / "x.png", PNG)
+    assert list(iter_files([note, png])) == [(note, None), (png, None)]
+    assert quick_refusal(note) is None
+    assert quick_refusal(png).message == "x.png is not text (PNG image)."
 
 
 # --- chunking ----------------------------------------------------------------

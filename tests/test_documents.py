@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,9 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 from fpdf import FPDF
 
+from assistant.core import documents
 from assistant.core.chat import ChatService
+from assistant.core.documents import DocumentStore
 from assistant.core.history import HistoryStore
 from assistant.core.knowledge import Knowledge
 from assistant.core.memory_service import NOT_IN_DOCUMENTS, MemoryService
@@ -189,3 +192,107 @@ def test_cli_docs_and_memory_commands(tmp_path):
     r = run_cli("docs", "remove", str(tmp_path / "nowhere"))
     assert r.returncode == 1 and "not among your documents" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+GPL = (
+    "GNU GENERAL PUBLIC LICENSE\nVersion 3, 29 June 2007\n\nEveryone is permitted to copy and "
+    "distribute verbatim copies of this license document, but changing it is not allowed.\n"
+)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 8
+
+
+def make_inbox(folder: Path) -> Path:
+    """What a new user's folder holds: text without extensions, gzip, and a few binaries."""
+    folder.mkdir(parents=True)
+    (folder / "GPL-3").write_text(GPL)
+    (folder / "README").write_text("Read me first: the wifi password is on the fridge door.\n")
+    (folder / "NOTES").write_text("Notes. The recycling bins go out every Tuesday evening.\n")
+    (folder / "changes.txt.gz").write_bytes(gzip.compress(b"Version 2 fixed the alarm clock."))
+    (folder / "blob").write_bytes(bytes(range(256)) * 8)  # binary, no extension
+    (folder / "pics.gz").write_bytes(gzip.compress(JPEG))  # gzip, but not of text
+    (folder / "TODO").write_bytes(b"")
+    (folder / ".hidden-notes").write_text("left out on purpose, as hidden files are")
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text("[core]\n")
+    return folder
+
+
+INBOX_INDEXED = ["GPL-3", "NOTES", "README", "changes.txt.gz"]
+INBOX_SKIPPED = {
+    "TODO": "TODO is an empty file.",
+    "blob": "blob is not text (binary).",
+    "pics.gz": "pics.gz is a compressed file that is not text (JPEG image).",
+}
+
+
+def test_text_files_are_indexed_by_content_and_every_file_left_out_has_a_reason(
+    tmp_path, monkeypatch
+):
+    folder = make_inbox(tmp_path / "inbox")
+    store = HistoryStore(get_paths().ensure().history_db)
+    docs = DocumentStore(store)
+    hashed: list[str] = []
+    real_sha256 = documents.file_sha256
+    monkeypatch.setattr(documents, "file_sha256", lambda p: hashed.append(p.name) or real_sha256(p))
+    try:
+        report = docs.scan([docs.add_source(folder)])
+        assert sorted(Path(p).name for p in report.added) == INBOX_INDEXED
+        assert {Path(p).name: why for p, why in report.skipped} == INBOX_SKIPPED
+        assert "4 added" in report.summary() and "3 skipped" in report.summary()
+        assert sorted(hashed) == INBOX_INDEXED  # binaries are judged from their first KB
+        passages = dict(
+            store.fetch(
+                "SELECT d.path, group_concat(c.text, ' ') FROM doc_chunks c"
+                " JOIN documents d ON d.id = c.document_id GROUP BY d.path"
+            )
+        )
+        assert "verbatim copies" in passages[str(folder / "GPL-3")]
+        assert "alarm clock" in passages[str(folder / "changes.txt.gz")]
+        listed = {Path(d.path).name: (d.status, d.error) for d in docs.documents()}
+        assert {n: e for n, (s, e) in listed.items() if s == "skipped"} == INBOX_SKIPPED
+        assert ".hidden-notes" not in listed and "config" not in listed
+
+        # A rescan stays incremental: nothing hashed or rewritten, the skips told again.
+        rows = "SELECT path, status, error, indexed_at FROM documents ORDER BY path"
+        before, hashed[:] = store.fetch(rows), []
+        again = docs.scan()
+        assert again.unchanged == 4 and again.added == again.updated == again.removed == []
+        assert {Path(p).name: why for p, why in again.skipped} == INBOX_SKIPPED
+        assert hashed == [] and store.fetch(rows) == before
+        # A binary replaced by text is read on the next scan.
+        (folder / "blob").write_text("Now it is a note about the garage door code 1234.")
+        assert [Path(p).name for p in docs.scan().updated] == ["blob"]
+    finally:
+        store.close()
+
+
+def test_cli_docs_add_reads_any_text_and_never_hides_what_it_left_out(tmp_path):
+    folder = make_inbox(tmp_path / "inbox")
+    bomb = folder / "huge.log.gz"  # 200 MB of text once unpacked: over the 50 MB limit
+    with gzip.open(bomb, "wb", compresslevel=1) as f:
+        block = b"the same line of log, again and again\n" * 25_000
+        for _ in range(200 * 2**20 // len(block)):
+            f.write(block)
+    r = run_cli("docs", "add", str(folder))
+    assert r.returncode == 0, r.stderr
+    summary = r.stdout.splitlines()[0]
+    assert summary.startswith("4 added") and "4 skipped" in summary, r.stdout
+    for name, why in [
+        *INBOX_SKIPPED.items(),
+        ("huge.log.gz", "huge.log.gz is too large once decompressed (the limit is 50.0 MB)."),
+    ]:
+        assert f"  skipped {folder / name}: {why}" in r.stdout
+    hits = json.loads(run_cli("docs", "search", "--json", "wifi password").stdout)
+    assert Path(hits[0]["path"]).name == "README"
+    hits = json.loads(run_cli("docs", "search", "--json", "verbatim copies license").stdout)
+    assert Path(hits[0]["path"]).name == "GPL-3"
+    listing = run_cli("docs", "list").stdout
+    assert f"{folder}  (4 indexed, 4 skipped)" in listing
+    assert f"    {folder / 'blob'}  skipped: blob is not text (binary)." in listing
+    # A binary file named on its own is explained too, not "0 added, 0 skipped".
+    photo = tmp_path / "camera" / "IMG_0001"
+    photo.parent.mkdir()
+    photo.write_bytes(JPEG)
+    r = run_cli("docs", "add", str(photo))
+    assert r.stdout.startswith("0 added") and "1 skipped" in r.stdout, r.stdout
+    assert f"skipped {photo}: IMG_0001 is not text (JPEG image)." in r.stdout

@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = sub.add_parser("docs", help="local documents the assistant can answer from")
     ds = d.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
 
-    p = ds.add_parser("add", help="add files or folders (txt, md, pdf, docx, html) and index them")
+    p = ds.add_parser(
+        "add", help="add files or folders (any text file, pdf, docx, html, .gz) and index them"
+    )
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="print the scan report as JSON")
     p.set_defaults(func=cmd_add)

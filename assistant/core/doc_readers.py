@@ -1,8 +1,11 @@
 """Read the user's local documents into located text (page or heading path) for indexing.
 
-Nothing here executes or fetches anything: pypdf, python-docx and lxml (network off)
-only parse bytes we read ourselves. Every bad file becomes one ``DocumentError`` that
-says why it was skipped, so one broken file never stops indexing a folder.
+.pdf, .docx and .html go to their readers by name; any other file is judged by its
+content (``doc_text``): text, markdown (by name), a PDF or HTML page without its
+extension, or gzip holding any of these. Nothing here executes or fetches anything:
+pypdf, python-docx and lxml (network off) only parse bytes we read ourselves. Every
+bad file becomes one ``DocumentError`` that says why it was skipped, so one broken
+file never stops indexing a folder.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import itertools
 import logging
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +24,24 @@ from typing import Any
 
 from assistant.core.doc_files import (
     DEFAULT_MAX_BYTES,
+    FORMAT_SUFFIXES,
     SUPPORTED_SUFFIXES,
+    human_size,
     iter_files,
     os_reason,
     too_large,
+)
+from assistant.core.doc_text import (
+    CTRL,
+    GZIP_MAGIC,
+    HEAD_BYTES,
+    PDF_MAGIC,
+    binary_label,
+    decode_text,
+    guess_encoding,
+    gunzip,
+    gunzip_head,
+    looks_like_html,
 )
 from assistant.core.errors import AssistantError
 
@@ -32,11 +50,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "DocumentError", "Section"
 log = logging.getLogger(__name__)
 
 _DAMAGED_HINT = "Open and re-save it, or leave it out of the indexed folders."
-_CTRL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"))
-_BOMS += ((codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_NOT_TEXT_HINT = "Text files and PDF, Word and HTML documents are read (gzip-compressed too)."
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_WESTERN = frozenset({"cp1252", "latin_1", "iso8859_15"})
 _HEADING_STYLE = re.compile(r"heading\s*([1-9])$", re.I)
 _HTML_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
 _HTML_DROP = "//script|//style|//noscript|//template|//head"
@@ -60,41 +75,116 @@ class Section:
 def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Section]:
     """The document's text as sections; raises DocumentError for anything unreadable."""
     path = Path(path)
-    data = _read_bytes(path, max_bytes)
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        sections = _pdf_sections(data, path.name)
-    elif suffix == ".docx":
-        sections = _docx_sections(data, path.name)
-    elif suffix in (".html", ".htm"):
-        sections = _html_sections(data, path.name)
-    elif suffix == ".txt":
-        sections = [Section(_tidy(_decode_text(data, path.name)))]
+    name = path.name
+    kind, data, compressed = _unpack(_read_bytes(path, max_bytes), path, max_bytes)
+    if kind == "pdf":
+        sections = _pdf_sections(data, name)
+    elif kind == "docx":
+        sections = _docx_sections(data, name)
+    elif kind == "html":
+        sections = _html_sections(data, name)
     else:
-        sections = _md_sections(_tidy(_decode_text(data, path.name)))
+        text = decode_text(data)
+        if text is None:
+            raise _not_text(name, "binary", compressed)
+        sections = [Section(_tidy(text))] if kind == "text" else _md_sections(_tidy(text))
     sections = [s for s in sections if s.text.strip()]
     if not sections:
-        if suffix == ".pdf":
+        if kind == "pdf":
             raise DocumentError(
-                f"{path.name} has no text to index (scanned images?).",
+                f"{name} has no text to index (scanned images?).",
                 "Run it through OCR first to make its text searchable.",
             )
-        raise DocumentError(f"{path.name} has no text to index.", "It is empty or only images.")
+        raise DocumentError(f"{name} has no text to index.", "It is empty or only images.")
     return sections
 
 
+def quick_refusal(path: Path) -> DocumentError | None:
+    """Why a file's first few KB already rule it out (empty, an image, an archive...).
+
+    None when it may well be readable: ``read_document`` has the last word. Scans ask
+    this before hashing, so a folder of photos costs one small read per file.
+    """
+    path = Path(path)
+    if path.suffix.lower() in FORMAT_SUFFIXES:
+        return None  # its reader decides
+    try:
+        with path.open("rb") as f:
+            head = f.read(HEAD_BYTES)
+        _unpack(head, path, None)
+    except DocumentError as e:
+        return e
+    except OSError:
+        pass  # read_document says why, with the same words as ever
+    return None
+
+
+def _unpack(data: bytes, path: Path, max_bytes: int | None) -> tuple[str, bytes, bool]:
+    """Which reader ``data`` needs ("pdf", "docx", "html", "markdown" or "text"), the bytes
+    to give it, and whether they came out of gzip; DocumentError if no reader fits.
+
+    ``max_bytes=None``: ``data`` is only the file's first bytes, for a quick look.
+    """
+    name = path.name
+    kind = _kind(data, name, path.suffix)
+    if kind != "gzip":
+        return kind, data, False
+    # notes.md.gz reads as markdown, report.pdf.gz as a PDF, notes.gz as text.
+    inner = Path(path.stem).suffix if path.suffix.lower() == ".gz" else ""
+    try:
+        # The first KB tell a gzipped photo or tar file before it is all unpacked.
+        head = gunzip_head(data)
+        if max_bytes is None and not head:
+            return "text", head, True  # a header longer than the look: read_document decides
+        kind = _kind(head, name, inner, compressed=True)
+        if max_bytes is None:
+            return kind, head, True
+        unpacked = gunzip(data, max_bytes)
+    except (OSError, EOFError, zlib.error) as e:
+        raise _damaged(name, "gzip", e) from e
+    if unpacked is None:
+        raise DocumentError(
+            f"{name} is too large once decompressed (the limit is {human_size(max_bytes)}).",
+            "Decompress it and split it into smaller files, or leave it out.",
+        )
+    return _kind(unpacked, name, inner, compressed=True), unpacked, True
+
+
+def _kind(data: bytes, name: str, suffix: str, compressed: bool = False) -> str:
+    if kind := FORMAT_SUFFIXES.get(suffix.lower()):
+        return kind
+    head = data[:HEAD_BYTES]
+    if head.startswith(GZIP_MAGIC):
+        if compressed:
+            raise _not_text(name, "compressed twice", compressed)
+        return "gzip"
+    if head.startswith(PDF_MAGIC):
+        return "pdf"  # a PDF saved without its extension
+    if not data:
+        inside = " once decompressed" if compressed else ""
+        raise DocumentError(f"{name} is an empty file{inside}.", "There is nothing to index.")
+    if label := binary_label(head):
+        raise _not_text(name, label, compressed)
+    if looks_like_html(head):
+        return "html"
+    return "markdown" if suffix.lower() in (".md", ".markdown") else "text"
+
+
+def _not_text(name: str, label: str, compressed: bool) -> DocumentError:
+    if compressed:
+        return DocumentError(
+            f"{name} is a compressed file that is not text ({label}).", _NOT_TEXT_HINT
+        )
+    return DocumentError(f"{name} is not text ({label}).", _NOT_TEXT_HINT)
+
+
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    name, suffix = path.name, path.suffix.lower()
+    name = path.name
     too_big = "Split it into smaller files or raise the size limit."
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):
             raise DocumentError(f"{name} is not a regular file.", "Only ordinary files are read.")
-        if suffix not in SUPPORTED_SUFFIXES:
-            raise DocumentError(
-                f"{name} is not a supported document type ({suffix or 'no extension'}).",
-                f"Supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}.",
-            )
         if st.st_size > max_bytes:
             raise DocumentError(f"{name} is {too_large(st.st_size, max_bytes)}.", too_big)
         with path.open("rb") as f:
@@ -110,45 +200,10 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _decode_text(data: bytes, name: str) -> str:
-    binary = DocumentError(f"{name} looks like a binary file.", "Only plain text is read here.")
-    for bom, codec in _BOMS:  # UTF-16/32 text (with its BOM) legitimately holds NULs
-        if data.startswith(bom):
-            try:
-                return data.decode(codec)
-            except UnicodeDecodeError:
-                raise binary from None
-    if b"\x00" in data:
-        raise binary
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    encoding = _guess_encoding(data)
-    text = data.decode(encoding, errors="replace") if encoding else ""
-    sample = text[:100_000]
-    if not sample or len(_CTRL.findall(sample)) > max(8, len(sample) // 100):
-        raise binary
-    return text
-
-
-def _guess_encoding(data: bytes) -> str | None:
-    """charset_normalizer's pick, or Windows-1252 when it rates that about as plausible:
-    on short Western text its top pick is often a sibling code page (cp1250, cp1257)."""
-    from charset_normalizer import from_bytes
-
-    matches = from_bytes(data)
-    best = matches.best()
-    if best is None:
-        return None
-    western = [m for m in matches if m.encoding in _WESTERN and m.chaos <= best.chaos + 0.1]
-    return (western[0] if western else best).encoding
-
-
 def _tidy(text: str, squeeze: bool = False) -> str:
     """Normalise newlines, drop control chars and extra blank lines; ``squeeze`` spaces too."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
-    text = _CTRL.sub("", text)
+    text = CTRL.sub("", text)
     if squeeze:
         text = re.sub(r"[^\S\n]+", " ", text.replace("\u00a0", " "))
         text = "\n".join(line.strip() for line in text.split("\n"))
@@ -345,4 +400,4 @@ def _html_encoding(data: bytes) -> str | None:
         data.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
-        return _guess_encoding(data) or "cp1252"
+        return guess_encoding(data) or "cp1252"

@@ -3,7 +3,8 @@
 A source is a file or folder the user added. Scanning it reads new and changed
 files (mtime + size first, then the content hash, so a touched but unchanged
 file is not re-read), replaces their passages in one transaction, records
-skipped files with the reason, and drops files that disappeared. Embedding
+every file it leaves out with the reason (binary, too large, damaged...), and
+drops files that disappeared. Embedding
 and the vector index are the caller's business (``knowledge.Knowledge``).
 """
 
@@ -17,7 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.core.chunking import chunk_sections
-from assistant.core.doc_readers import DEFAULT_MAX_BYTES, DocumentError, iter_files, read_document
+from assistant.core.doc_readers import (
+    DEFAULT_MAX_BYTES,
+    DocumentError,
+    iter_files,
+    quick_refusal,
+    read_document,
+)
 from assistant.core.errors import AssistantError
 from assistant.core.history import HistoryStore
 
@@ -186,7 +193,7 @@ class DocumentStore:
                     old = self._existing(key)
                     if not (old and old[5] == "excluded"):
                         report.skipped.append((key, reason))
-                        self._record_skip(source_id, key, None, reason)
+                        self._record_skip(source_id, key, None, reason, old)
                     continue
                 self._scan_file(source_id, path, report)
             self._drop_missing(source_id, seen, report)
@@ -194,29 +201,34 @@ class DocumentStore:
 
     def _existing(self, path: str) -> tuple | None:
         rows = self.store.fetch(
-            "SELECT id, source_id, size, mtime, sha256, status FROM documents WHERE path = ?",
+            "SELECT id, source_id, size, mtime, sha256, status, error FROM documents WHERE path = ?",
             (path,),
         )
         return rows[0] if rows else None
 
     def _scan_file(self, source_id: int, path: Path, report: ScanReport) -> None:
         key = str(path)
-        try:
-            st = path.stat()
-        except OSError as e:
-            report.skipped.append((key, e.strerror or str(e)))
-            return
         old = self._existing(key)
         if old and (old[1] != source_id or old[5] == "excluded"):
             return  # indexed through another source, or removed by the user
+        try:
+            st = path.stat()
+        except OSError as e:  # gone or locked since the walk
+            report.skipped.append((key, e.strerror or str(e)))
+            self._record_skip(source_id, key, None, e.strerror or str(e), old)
+            return
         if old and old[5] == "indexed" and old[2] == st.st_size and old[3] == st.st_mtime:
             report.unchanged += 1
+            return
+        if refused := quick_refusal(path):  # a photo or an archive is not hashed nor read
+            report.skipped.append((key, refused.message))
+            self._record_skip(source_id, key, st, refused.message, old)
             return
         try:
             digest = file_sha256(path)
         except OSError as e:
             report.skipped.append((key, e.strerror or str(e)))
-            self._record_skip(source_id, key, st, e.strerror or str(e))
+            self._record_skip(source_id, key, st, e.strerror or str(e), old)
             return
         if old and old[5] == "indexed" and old[4] == digest:
             with self.store.transaction() as db:  # touched, not changed
@@ -230,13 +242,13 @@ class DocumentStore:
             passages = chunk_sections(read_document(path, self.max_bytes))
         except DocumentError as e:
             report.skipped.append((key, e.message))
-            self._record_skip(source_id, key, st, e.message)
+            self._record_skip(source_id, key, st, e.message, old)
             return
         except Exception as e:  # a hostile file must never stop the scan
             log.warning("cannot read %s", path, exc_info=True)
             reason = f"could not be read ({type(e).__name__})"
             report.skipped.append((key, reason))
-            self._record_skip(source_id, key, st, reason)
+            self._record_skip(source_id, key, st, reason, old)
             return
         with self.store.transaction() as db:
             doc_id = self._upsert(db, source_id, key, st, digest, "indexed", None)
@@ -269,7 +281,10 @@ class DocumentStore:
         )
         return int(db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()[0])
 
-    def _record_skip(self, source_id: int, path: str, st, reason: str) -> None:  # type: ignore[no-untyped-def]
+    def _record_skip(self, source_id: int, path: str, st, reason: str, old: tuple | None) -> None:  # type: ignore[no-untyped-def]
+        size, mtime = (st.st_size, st.st_mtime) if st else (None, None)
+        if old and old[1:4] == (source_id, size, mtime) and old[5:7] == ("skipped", reason):
+            return  # recorded already: a rescan of a folder of photos writes nothing
         with self.store.transaction() as db:
             doc_id = self._upsert(db, source_id, path, st, None, "skipped", reason)
             db.execute("DELETE FROM doc_chunks WHERE document_id = ?", (doc_id,))

@@ -352,9 +352,10 @@ class DocumentsWindow(QDialog):
     # -- asking the user (tests replace these) --------------------------------
 
     def _pick_files(self) -> list[Path]:
+        # Any file that holds text is read (README, notes.log, LICENSE), so all files come first.
         pattern = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
         names, _ = QFileDialog.getOpenFileNames(
-            self, "Add documents", str(Path.home()), f"Documents ({pattern})"
+            self, "Add documents", str(Path.home()), f"All files (*);;Documents ({pattern})"
         )
         return [Path(n) for n in names]
 
