@@ -1,6 +1,6 @@
 """Render resources/icons/assistant.svg into the PNG sizes desktops look for.
 
-    python packaging/render_icons.py     (the PNGs are committed; rerun after editing the SVG)
+python packaging/render_icons.py     (the PNGs are committed; rerun after editing the SVG)
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ PACKAGES=(
   desktop-file-utils appstream
   # The offline proof: every system call that could reach the network, traced
   strace
+  # The bundle's run on older CPUs (Haswell, Nehalem), emulated: qemu-x86_64
+  qemu-user
 )
 
 missing=()

@@ -45,7 +45,14 @@ def _llama() -> Check:
         return ("fail", "llama-cpp-python", "not installed. Run `make run`.")
     from importlib.metadata import version
 
-    return ("ok", "llama-cpp-python", version("llama_cpp_python"))
+    from assistant.core.errors import ModelError
+    from assistant.core.llama_runtime import cpu_code
+
+    try:
+        code = cpu_code()
+    except ModelError as e:
+        return ("fail", "llama-cpp-python", str(e))
+    return ("ok", "llama-cpp-python", f"{version('llama_cpp_python')}, CPU code {code}")
 
 
 def _fts5() -> Check:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ log = logging.getLogger("assistant.llama_cpp")
 _lock = threading.Lock()
 _recent_errors: deque[str] = deque(maxlen=8)
 _callback: Any = None  # keep a reference: ctypes must not free it
+_backends_ready = False
 
 
 def _install_log_callback() -> None:
@@ -51,6 +53,58 @@ def _install_log_callback() -> None:
 
     _callback = _cb
     llama_cpp.llama_log_set(_callback, ctypes.c_void_p(0))
+
+
+def _load_cpu_backend() -> None:
+    """Load the CPU backend of a build that keeps it in separate libraries.
+
+    The desktop bundle's llama.cpp (built with GGML_BACKEND_DL and one CPU library per
+    x86-64 generation) picks the library that fits this CPU at run time, from a folder:
+    by default the executable's (python's, or the bundle's binary's) and the current
+    one, neither of which holds them. They lie beside libllama, so that folder is searched.
+    A build with the CPU backend linked in has it registered already and is left alone.
+    Call with ``_lock`` held.
+    """
+    global _backends_ready
+    if _backends_ready:
+        return
+    from llama_cpp import llama_cpp as bindings
+
+    # Through libllama's handle, so these are the ggml it is linked to: the bindings also
+    # open lib/libggml.so by path, a copy of libggml.so.0 with its own empty registry.
+    lib = bindings._lib
+    lib.ggml_backend_reg_count.argtypes = []
+    lib.ggml_backend_reg_count.restype = ctypes.c_size_t
+    if lib.ggml_backend_reg_count() == 0:
+        folder = Path(lib._name).parent
+        lib.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+        lib.ggml_backend_load_all_from_path.restype = None
+        lib.ggml_backend_load_all_from_path(str(folder).encode())
+        if lib.ggml_backend_reg_count() == 0:
+            raise ModelError(
+                f"llama.cpp found no CPU backend library (libggml-cpu-*) in {folder}.",
+                "Reinstall the app; its llama.cpp libraries are incomplete.",
+            )
+        log.info("llama.cpp CPU code: %s", _loaded_cpu_variant() or "unknown")
+    _backends_ready = True
+
+
+def _loaded_cpu_variant() -> str | None:
+    """The CPU library llama.cpp picked (e.g. "haswell"), from the process's mappings."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    found = re.search(r"libggml-cpu-([\w.-]+?)\.so", maps)
+    return found.group(1) if found else None
+
+
+def cpu_code() -> str:
+    """Which CPU code llama.cpp runs: the variant picked at run time, or the built-in one."""
+    with _lock:
+        _load_cpu_backend()
+    variant = _loaded_cpu_variant()
+    return f"{variant} (picked for this CPU at run time)" if variant else "compiled in"
 
 
 class _NoChatHandler:
@@ -85,6 +139,7 @@ def load_llama(info: GGUFInfo, n_ctx: int, n_threads: int, n_batch: int, n_gpu_l
 
     _install_log_callback()
     with _lock:
+        _load_cpu_backend()
         _recent_errors.clear()
         try:
             with _without_chat_handlers():
@@ -107,6 +162,8 @@ def load_vocab_only(info: GGUFInfo) -> None:
     import llama_cpp
 
     _install_log_callback()
+    with _lock:
+        _load_cpu_backend()
     level = log.level
     log.setLevel(logging.ERROR)  # a vocab-only load warns about its empty context
     with _lock:
