@@ -36,11 +36,15 @@ $(STAMP): pyproject.toml packaging/constraints.txt Makefile packaging/build-llam
 	$(BIN)/python -m assistant doctor --quiet --install
 	@touch $(STAMP)
 
-# The one-folder desktop bundle: dist/assistant/assistant (CPU torch, the llama.cpp
-# build the .venv has, the starter models; no tests, no CUDA unless llama-gpu was run).
+# The one-folder desktop bundle: dist/assistant/assistant (CPU torch, the starter models,
+# no tests, no CUDA). Its llama.cpp is not the .venv's (compiled for this CPU) but a portable
+# build that picks its CPU code at run time, compiled once into build/llama-portable; the
+# .venv keeps its own.
+LLAMA_PORTABLE := build/llama-portable
 package: setup sysdeps-check
-	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller \
-	  packaging/assistant.spec
+	bash packaging/build-llama.sh --portable $(BIN)/python $(LLAMA_PORTABLE)
+	ASSISTANT_LLAMA_LIBS=$(LLAMA_PORTABLE) $(BIN)/pyinstaller --noconfirm --log-level WARN \
+	  --distpath dist --workpath build/pyinstaller packaging/assistant.spec
 	# What the bundle needs to add itself to the desktop's menu: share/install-desktop.sh
 	mkdir -p dist/assistant/share
 	cp packaging/install-desktop.sh packaging/dev.assistant.Assistant.desktop.in \
@@ -84,6 +88,7 @@ format: setup
 
 bench: setup
 	$(BIN)/python bench/chat.py
+	$(BIN)/python bench/chat.py --busy 1
 	$(BIN)/python bench/gui_latency.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/first_answer.py

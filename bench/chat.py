@@ -1,11 +1,15 @@
 """Chat engine benchmark: ours vs raw llama-cpp-python, same model, same threads, one run.
 
     python bench/chat.py [--model PATH] [--threads N] [--rounds N]
+    python bench/chat.py --busy N [--rounds N]
 
 Prints three ratios (goals from the Foundation issue):
   1. generation tokens/s, our engine ÷ raw `create_chat_completion` (goal ≥ 0.97)
   2. time to first token at turn 20 (~2k tokens of history) ÷ turn 1 (goal ≤ 1.3)
   3. stateless baseline re-evaluating the history ÷ ours, at turn 20 (goal ≥ 5)
+
+With --busy N, generation speed on a busy computer instead (bench/busy.py): the
+automatic thread count against every fixed one, idle and beside N busy processes.
 """
 
 from __future__ import annotations
@@ -98,7 +102,13 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=20)
     ap.add_argument("--conversations", type=int, default=3, help="repeats of the long chat")
     ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--busy", type=int, help="busy processes beside generation (bench/busy.py)")
     args = ap.parse_args()
+    if args.busy is not None:
+        import busy
+
+        busy.run(args.model, args.busy, args.rounds, args.tokens)
+        return
 
     home = tempfile.mkdtemp(prefix="assistant-bench-")
     os.environ["ASSISTANT_HOME"] = home

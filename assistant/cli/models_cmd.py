@@ -330,7 +330,7 @@ def _own_settings(name: str) -> dict:
 
 def _show(field: str, value: object) -> str:
     if value is None:
-        return {"n_threads": "all cores", "chat_template": "from the model file"}.get(field, "—")
+        return {"n_threads": "automatic", "chat_template": "from the model file"}.get(field, "—")
     if field == "n_gpu_layers" and value == -1:
         return "all (-1)"
     text = " ".join(str(value).split())

@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.core import chat_template, gguf_file, kv_state, starter
 from assistant.core.context import choose_cut
+from assistant.core.cpu_threads import ThreadGovernor
 from assistant.core.errors import AssistantError, ModelError
 from assistant.core.gpu_offload import load_offloaded
 from assistant.core.llama_runtime import load_llama
@@ -59,6 +60,8 @@ class ChatEngine:
         self.settings = settings.for_file(self.path)  # this model's own context, threads…
         self.info = gguf_file.inspect(self.path)
         self.n_threads = self.settings.n_threads or default_threads()
+        # Threads set by the user stay as set; the default follows what other programs leave.
+        self._governor = ThreadGovernor(self.n_threads) if not self.settings.n_threads else None
         self.llm, self.offload = load_offloaded(
             self.info,
             self.settings.n_gpu_layers,
@@ -172,6 +175,17 @@ class ChatEngine:
             dropped_ids=tuple(t.id for t in request.turns[:cut]),
         )
 
+    def _adapt_threads(self) -> None:
+        """Between tokens: fewer threads while other programs take cores, more after."""
+        if self._governor is None:
+            return
+        n = self._governor.update()
+        if n is not None:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llm.ctx, n, n)
+            self.n_threads = n
+
     def _eval_prompt(self, tokens: list[int], cancel: CancelToken) -> bool:
         """Evaluate the uncached prompt in slices, so Stop works during a long prompt.
 
@@ -187,6 +201,7 @@ class ChatEngine:
         for i in range(done, end, PROMPT_SLICE):
             if cancel.cancelled:
                 return False
+            self._adapt_threads()
             llm.eval(tokens[i : min(i + PROMPT_SLICE, end)])
         return True
 
@@ -272,6 +287,7 @@ class ChatEngine:
                     if cancel.cancelled:
                         finish = "cancelled"
                         break
+                    self._adapt_threads()
                     if stats.generated_tokens >= params.max_tokens:
                         break
                     if self.llm.n_tokens + 1 >= self.n_ctx:

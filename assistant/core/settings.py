@@ -68,7 +68,9 @@ class ModelSettings(_Section):
         None, description="GGUF file or a folder of them; empty means the bundled starter model"
     )
     n_ctx: int = Field(4096, ge=256, le=1_048_576, description="context window in tokens")
-    n_threads: int | None = Field(None, ge=1, le=1024, description="CPU threads; empty = all")
+    n_threads: int | None = Field(
+        None, ge=1, le=1024, description="CPU threads; empty = the cores other programs leave free"
+    )
     n_batch: int = Field(512, ge=8, le=16384)
     n_gpu_layers: int = Field(
         -1,

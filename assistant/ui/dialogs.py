@@ -68,7 +68,10 @@ class SettingsDialog(QDialog):
         self.n_ctx = self._int(m.n_ctx, 256, 1_048_576, "Context length", step=256)
         form.addRow("Context length (tokens)", self.n_ctx)
         self.threads = self._int(m.n_threads or 0, 0, 1024, "Threads")
-        self.threads.setSpecialValueText("all cores")
+        self.threads.setSpecialValueText("automatic")
+        self.threads.setToolTip(
+            "Automatic: every core other programs leave free, adjusted while answering"
+        )
         form.addRow("CPU threads", self.threads)
         self.gpu = self._int(m.n_gpu_layers, -1, 1000, "GPU layers")
         self.gpu.setSpecialValueText("all")

@@ -1,0 +1,108 @@
+"""How many threads generation uses: the cores that other programs leave free.
+
+llama.cpp's threads spin-wait for each other at every step of a token, so when another
+program takes one of their cores, every token waits for the thread that lost it. Measured
+with the starter model on two cores: two threads give ~110 tokens/s on an idle machine
+and ~23 beside one busy process, while one thread keeps ~60. A passive OpenMP wait
+policy would stop the spinning, but it cut the idle speed to ~35 tokens/s.
+
+So the engine asks a ``ThreadGovernor`` between tokens. About four times a second it
+reads how much CPU time was spent on this process's cores and how much of that was this
+process's own; the rest is other programs, and generation gets the cores they leave
+(at least one, at most the cap). Reading two counters costs microseconds.
+
+Work on other threads of this process (an index being built, speech being transcribed)
+counts as ours and is not backed off from: the window runs those rarely and briefly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# Seconds between readings: long enough for the counters' 10 ms resolution, short
+# enough that a slowed answer recovers within a few dozen tokens.
+INTERVAL_S = 0.25
+# A reading further apart than this (the machine was idle between answers) says
+# nothing about now: it only starts the next window.
+STALE_S = 2.0
+# The share of a core other programs may use before generation gives that core up: more,
+# and a thread loses its core often enough that one thread fewer is faster (a thread
+# that waits stalls all the others).
+TOLERATED = 0.25
+
+
+@dataclass(frozen=True)
+class CpuReading:
+    at: float  # time.monotonic()
+    busy_s: float  # CPU seconds spent by anything on this process's cores
+    ours_s: float  # CPU seconds spent by this process
+    cores: int  # how many cores this process may run on
+
+
+def read_cpu() -> CpuReading | None:
+    """The counters now, or None where the platform does not give them."""
+    try:
+        import psutil
+
+        me = psutil.Process()
+        try:
+            allowed = me.cpu_affinity() or []
+        except (AttributeError, psutil.Error):  # macOS has no affinity
+            allowed = []
+        per_cpu = psutil.cpu_times(percpu=True)
+        cpus = [per_cpu[i] for i in allowed if i < len(per_cpu)] or per_cpu
+        # Time not idle; steal is time the hypervisor gave to other machines.
+        busy = sum(
+            t.user
+            + t.system
+            + getattr(t, "nice", 0.0)
+            + getattr(t, "irq", 0.0)
+            + getattr(t, "softirq", 0.0)
+            + getattr(t, "steal", 0.0)
+            for t in cpus
+        )
+        mine = me.cpu_times()
+        return CpuReading(time.monotonic(), busy, mine.user + mine.system, len(cpus))
+    except Exception as e:  # without readings the count stays as it is
+        log.debug("no CPU readings: %s", e)
+        return None
+
+
+class ThreadGovernor:
+    """Chooses the thread count for the next tokens from what other programs use."""
+
+    def __init__(self, cap: int, reader: Callable[[], CpuReading | None] = read_cpu) -> None:
+        self.cap = max(1, cap)
+        self.threads = self.cap
+        self._read = reader
+        self._last: CpuReading | None = None
+
+    def update(self) -> int | None:
+        """The new thread count when it should change now, else None."""
+        if self._last is not None and time.monotonic() - self._last.at < INTERVAL_S:
+            return None
+        now = self._read()
+        if now is None:
+            return None
+        before, self._last = self._last, now
+        if before is None or now.at - before.at > STALE_S:
+            return None
+        wall = now.at - before.at
+        others = max(0.0, (now.busy_s - before.busy_s) - (now.ours_s - before.ours_s)) / wall
+        want = min(self.cap, max(1, math.floor(now.cores - others + TOLERATED)))
+        if want == self.threads:
+            return None
+        log.info(
+            "generation threads %d -> %d (other programs use %.1f cores)",
+            self.threads,
+            want,
+            others,
+        )
+        self.threads = want
+        return want
