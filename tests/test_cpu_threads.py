@@ -104,3 +104,25 @@ def test_a_user_cap_and_missing_readings(monkeypatch):
 def test_a_stale_reading_only_starts_the_window(monkeypatch):
     script = Script(cores=2, loads=[0.0, 1.0], ours=1.0, step=cpu_threads.STALE_S + 1)
     assert drive(ThreadGovernor(2, script), script, monkeypatch) == [2, 2]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_background_work_runs_at_a_lower_priority_than_the_answer():
+    """Speech warm-up and memory opening yield the cores to a first answer."""
+    import os
+    import threading
+
+    from assistant.core.cpu_threads import BACKGROUND_NICE, run_in_background
+
+    seen: list[int] = []
+
+    def work() -> None:
+        run_in_background()
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(19, here + BACKGROUND_NICE)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here  # only that thread

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -278,3 +279,60 @@ def test_cli_refuses_to_forget_everything_without_confirmation():
     assert r.returncode == 0 and "Forgot 1 memory." in r.stdout
     r = run_cli("settings", "set", "memory.chroma_url", "not a url")
     assert r.returncode == 1 and "http://host:port" in r.stderr
+
+
+def test_recall_while_the_index_opens_elsewhere_does_not_wait_for_it(embedder, monkeypatch):
+    """The window's first question: memory is opening on its own thread (chromadb takes
+    a second or more); recall searches the cached vectors exactly instead of waiting."""
+    import threading
+
+    from assistant.core import knowledge as knowledge_module
+
+    svc = _service(embedder)
+    svc.remember("My sister lives in Lyon.")
+    svc.ensure_open()  # the vectors are cached, as after any earlier start
+    _close(svc)
+
+    svc = _service(embedder)
+    opened_index = threading.Event()
+    slow = knowledge_module.Knowledge._new_index
+
+    def slow_index(self, url=None):
+        time.sleep(6)  # a slow disk, or a big index: far past what an answer may wait
+        index = slow(self, url)
+        opened_index.set()
+        return index
+
+    monkeypatch.setattr(knowledge_module.Knowledge, "_new_index", slow_index)
+    svc.open_soon()
+    opener = threading.Thread(target=svc.ensure_open, daemon=True)
+    opener.start()
+    t0 = time.perf_counter()
+    found = svc.recall_for("Where does my sister live?", None)
+    took = time.perf_counter() - t0
+    assert any("Lyon" in t for t in _memories(found)), found
+    assert took < 4, f"recall waited {took:.1f} s for the index"
+    assert not opened_index.is_set()
+    opener.join(timeout=30)
+    assert svc.knowledge.ready and svc.knowledge.index is not None
+    _close(svc)
+
+
+def test_a_one_shot_question_recalls_without_opening_chromadb(tmp_path):
+    """`assistant ask`: the cached vectors are searched exactly; importing and opening
+    chromadb (about a second) is left to the processes that keep the index."""
+    env = {**os.environ, "ASSISTANT_HOME": str(tmp_path / "home")}
+    cli = [sys.executable, "-m", "assistant"]
+    subprocess.run([*cli, "memory", "add", "My sister lives in Lyon."], env=env, check=True)
+    script = (
+        "import sys\n"
+        "from assistant.cli import common\n"
+        "store = common.open_store()\n"
+        "svc = common.open_memory(store, common.settings(), recall_only=True)\n"
+        "found = svc.recall_for('Where does my sister live?', None)\n"
+        "print([i.text for i in found.items], 'chromadb' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert "Lyon" in out.stdout and out.stdout.strip().endswith("False"), out.stdout + out.stderr

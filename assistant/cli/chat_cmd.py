@@ -101,7 +101,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     dim = common.Dim()
     with common.open_store() as store:
-        service = ChatService(store, engine, settings, common.open_memory(store, settings))
+        memory = common.open_memory(store, settings, recall_only=True)
+        service = ChatService(store, engine, settings, memory)
         conv, chunks = service.start(
             question, cancel, documents_only=args.docs, system_prompt=args.system
         )

@@ -25,10 +25,10 @@ def open_store() -> HistoryStore:
     return store
 
 
-def open_memory(store: HistoryStore, s: Settings) -> Any:
+def open_memory(store: HistoryStore, s: Settings, recall_only: bool = False) -> Any:
     from assistant.core.memory_service import MemoryService
 
-    svc = MemoryService(store, get_paths().ensure(), s.memory)
+    svc = MemoryService(store, get_paths().ensure(), s.memory, recall_only=recall_only)
     svc.on_notice = lambda text: print(Dim()(f"[{text}]"), file=sys.stderr)
     return svc
 

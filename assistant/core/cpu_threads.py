@@ -12,13 +12,18 @@ process's own; the rest is other programs, and generation gets the cores they le
 (at least one, at most the cap). Reading two counters costs microseconds.
 
 Work on other threads of this process (an index being built, speech being transcribed)
-counts as ours and is not backed off from: the window runs those rarely and briefly.
+counts as ours and is not backed off from: the window runs those rarely and briefly,
+and the ones that run at start (the speech model's warm-up, memory opening) lower
+their own priority with ``run_in_background`` so that an answer gets the cores first.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,3 +111,20 @@ class ThreadGovernor:
         )
         self.threads = want
         return want
+
+
+# Nice 10 weighs about a tenth of a normal thread in Linux's scheduler: it still runs
+# on an idle core but yields one the answer's spinning threads want.
+BACKGROUND_NICE = 10
+
+
+def run_in_background() -> None:
+    """Lower the calling thread's CPU priority (and that of threads it starts, such
+    as a runtime's worker pool). Linux sets priority per thread; elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + BACKGROUND_NICE)
+    except OSError as e:  # a sandbox that forbids it: run at normal priority
+        log.debug("background priority not set: %s", e)

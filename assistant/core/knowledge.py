@@ -111,6 +111,9 @@ class Knowledge:
         self._lock_file: IO[str] | None = None
         self._epoch = -1
         self._opened = threading.Event()
+        # Another thread has been asked to open the index: until it has, searches go
+        # exactly over the cached vectors instead of waiting for chromadb.
+        self._opening = threading.Event()
         self._repairing = False
         self._repairs = 0  # how many times the index was rebuilt after damage
         # Told when a damaged index was rebuilt (the CLI prints it, the window shows it).
@@ -122,13 +125,32 @@ class Knowledge:
     def ready(self) -> bool:
         return self._opened.is_set()
 
-    def open(self, progress: Callable[[int, int], None] | None = None) -> Knowledge:
-        """Load the embedder, open (or rebuild) the index and bring it up to date."""
+    def will_open(self) -> None:
+        """A thread is about to call ``open``: searches need not wait for the index."""
+        self._opening.set()
+
+    @property
+    def opening_elsewhere(self) -> bool:
+        return self._opening.is_set() and not self.ready
+
+    def open(
+        self, progress: Callable[[int, int], None] | None = None, as_guest: bool = False
+    ) -> Knowledge:
+        """Load the embedder, open (or rebuild) the index and bring it up to date.
+        ``as_guest``: search the cached vectors exactly and leave the index alone (a
+        one-shot command, for which opening chromadb costs more than the search)."""
+        try:
+            return self._open(progress, as_guest)
+        finally:
+            if not self.ready:  # it failed: the next recall tries to open it itself
+                self._opening.clear()
+
+    def _open(self, progress: Callable[[int, int], None] | None, as_guest: bool) -> Knowledge:
         with self._lock:
             if self._opened.is_set():
                 return self
             url = self.settings.chroma_url
-            owner = bool(url) or self._take_lock()
+            owner = bool(url) or (not as_guest and self._take_lock())
             self.embedder.load()
             if owner:
                 path = self.paths.data_dir / "index"
@@ -149,7 +171,10 @@ class Knowledge:
                 self._verify()
             else:
                 self.guest = True
-                log.info("another process owns the index; searching the cached vectors")
+                log.info(
+                    "searching the cached vectors (the index is %s)",
+                    "left alone" if as_guest else "another process's",
+                )
                 self.vectors([(f"m{r[0]}", r[1]) for r in self._rows("memories")])
             self._opened.set()
         return self
@@ -228,12 +253,12 @@ class Knowledge:
         notice, self.notice = self.notice, None
         return notice
 
-    def open_within(self, timeout: float) -> bool:
+    def open_within(self, timeout: float, as_guest: bool = False) -> bool:
         """Open, waiting at most ``timeout`` s for another thread that is opening it."""
         if not self._lock.acquire(timeout=timeout):
             return False
         try:
-            self.open()
+            self.open(as_guest=as_guest)
         finally:
             self._lock.release()
         return True
@@ -285,6 +310,8 @@ class Knowledge:
 
     def sync_if_changed(self) -> None:
         """Cheap when nothing changed: one SELECT of the epoch counter."""
+        if not self.ready:
+            return  # opening brings the index up to date
         epoch = self._epoch_now()
         if epoch == self._epoch:
             return
@@ -386,13 +413,17 @@ class Knowledge:
         self.index = None
         self.guest = False
         self._opened.clear()
+        self._opening.clear()
 
     # -- search -----------------------------------------------------------------
 
     def nearest(
         self, collection: str, qvec: np.ndarray, k: int, exclude_conversation: int | None = None
     ) -> list[tuple[int, float]]:
-        """(row id, cosine) best first: through the index, or exactly over the cache as a guest."""
+        """(row id, cosine) best first: through the index, or exactly over the cache as a
+        guest and while the index is still opening."""
+        if not self.ready:
+            return self._exact_nearest(collection, qvec, k)
         prefix = SOURCES[collection][0]
         where: dict[str, Any] | None = None
         if exclude_conversation is not None and collection == "conversations":

@@ -41,8 +41,12 @@ class MemoryService:
         paths: Paths,
         settings: MemorySettings | None = None,
         knowledge: Knowledge | None = None,
+        recall_only: bool = False,
     ) -> None:
         self.settings = settings or MemorySettings()
+        # A one-shot question (`assistant ask`): recall searches the cached vectors
+        # exactly instead of opening chromadb (about a second) for one search.
+        self.recall_only = recall_only
         self.store = store
         self.memories = MemoryStore(store)
         self.documents = DocumentStore(store, self.settings.doc_max_mb * 1024 * 1024)
@@ -99,11 +103,16 @@ class MemoryService:
     def has_documents(self) -> bool:
         return bool(self.store.fetch("SELECT EXISTS(SELECT 1 FROM doc_chunks)")[0][0])
 
+    def open_soon(self) -> None:
+        """Call before opening memory on a thread of its own: recall meanwhile searches
+        the cached vectors instead of waiting for the index."""
+        self.knowledge.will_open()
+
     def ensure_open(self) -> bool:
         kn = self.knowledge
         if kn.ready:
             return True
-        if kn.open_within(LOAD_WAIT_S):  # another thread may be opening it
+        if kn.open_within(LOAD_WAIT_S, self.recall_only):  # another thread may be opening it
             self._notify()
             return True
         log.warning("memory is still loading; answering without recall")
@@ -116,7 +125,11 @@ class MemoryService:
             return None
         if not self.knowledge.ready and not self.has_material():
             return None
-        if not self.ensure_open():
+        if self.knowledge.opening_elsewhere:
+            # The first question right after start: search the cached vectors exactly
+            # (the embedder loads in about a second) rather than wait for the index.
+            self.knowledge.embedder.load()
+        elif not self.ensure_open():
             return None
         return recall(
             self.knowledge,

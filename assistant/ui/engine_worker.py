@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from assistant.core.cpu_threads import run_in_background
 from assistant.core.errors import AssistantError
 from assistant.core.history import HistoryStore
 from assistant.core.memory_service import MemoryService
@@ -81,6 +82,12 @@ class EngineWorker(QObject):
         the new file first and, if it cannot be used, keeps the working one loaded
         (``load_refused`` says why; ``loaded`` repeats what stays)."""
         self.loading.emit(settings.model.path or "the starter model")
+        if settings.memory.enabled and not self._memory_started:
+            # Beside the model, at a lower priority: the embedder (about a second) is
+            # then ready when the first question comes, which recall needs.
+            self._memory_started = True
+            self.memory.open_soon()
+            threading.Thread(target=self._open_memory, name="memory", daemon=True).start()
         previous = self._loaded_settings if self._engine is not None else None
         if previous is not None and not (settings.model.remote_url and model_path is None):
             try:
@@ -102,10 +109,6 @@ class EngineWorker(QObject):
             return
         self._load_error = None
         self.loaded.emit(self._engine.describe())
-        if settings.memory.enabled and not self._memory_started:
-            # After the model, not beside it: loading torch takes both cores for seconds.
-            self._memory_started = True
-            threading.Thread(target=self._open_memory, name="memory", daemon=True).start()
 
     def _open(self, settings: Settings, model_path: str | None) -> bool:
         from assistant.core.chat import ChatService
@@ -135,6 +138,7 @@ class EngineWorker(QObject):
 
     def _open_memory(self) -> None:
         """Load the embedder and open (or rebuild) the index, off every Qt thread."""
+        run_in_background()  # a first answer meanwhile searches the cached vectors
         try:
             self.memory.ensure_open()
         except AssistantError as e:

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from assistant.core.cpu_threads import run_in_background
 from assistant.core.errors import AssistantError
 from assistant.core.settings import VoiceSettings
 
@@ -78,6 +79,7 @@ class PushToTalk(QObject):
         self._preload_thread.start()
 
     def _preload(self) -> None:
+        run_in_background()  # behind a first answer; its worker threads inherit this
         try:
             transcriber = self._load_transcriber()
             # The first pass pays one-time costs (the VAD model, CTranslate2's first
