@@ -129,9 +129,13 @@ class Knowledge:
         """A thread is about to call ``open``: searches need not wait for the index."""
         self._opening.set()
 
-    @property
-    def opening_elsewhere(self) -> bool:
-        return self._opening.is_set() and not self.ready
+    def search_early(self) -> bool:
+        """While another thread opens the index: load the embedder (about a second) so
+        a search can go exactly over the cached vectors. False when nobody is opening it."""
+        if not self._opening.is_set() or self.ready:
+            return False
+        self.embedder.load()
+        return True
 
     def open(
         self, progress: Callable[[int, int], None] | None = None, as_guest: bool = False

@@ -125,11 +125,9 @@ class MemoryService:
             return None
         if not self.knowledge.ready and not self.has_material():
             return None
-        if self.knowledge.opening_elsewhere:
-            # The first question right after start: search the cached vectors exactly
-            # (the embedder loads in about a second) rather than wait for the index.
-            self.knowledge.embedder.load()
-        elif not self.ensure_open():
+        # The first question right after start searches the cached vectors exactly
+        # rather than wait for the index another thread is opening.
+        if not self.knowledge.search_early() and not self.ensure_open():
             return None
         return recall(
             self.knowledge,
