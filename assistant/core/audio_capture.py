@@ -203,9 +203,13 @@ class Recorder:
                 self.truncated = True
 
     def start(self) -> None:
-        """Begin a recording, keeping the pre-roll (arms the stream if needed)."""
+        """Begin a recording, keeping the pre-roll (arms the stream if needed); a
+        recording already running goes on (it was started before the speech model
+        was ready)."""
         self.arm()
         with self._lock:
+            if self._recording:
+                return
             self._blocks = list(self._pre)
             self._pre.clear()
             self._recording = True

@@ -211,8 +211,8 @@ class VoiceSettings(_Section):
     send_on_release: bool = Field(False, description="send the transcript at once")
     keep_microphone_open: bool = Field(
         True,
-        description="open the microphone once the speech model is ready, so the first press "
-        "keeps its first words; off = opened at each press",
+        description="open the microphone when the app starts, so the first press keeps its "
+        "first words; off = opened at each press",
     )
 
     @field_validator("input_device", mode="before")

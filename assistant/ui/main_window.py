@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
         self.ptt = PushToTalk(lambda: self.settings.voice, self)
+        self.ptt.open_microphone()  # now, not after the models: a first press keeps its words
         self.voice = VoiceInput(self, self.ptt)
 
         buttons = QHBoxLayout()
@@ -354,8 +355,8 @@ class MainWindow(QMainWindow):
         self.model_info = info
         if info.get("offload_note"):
             self.statusBar().showMessage(info["offload_note"], 15000)
-        # The microphone is armed right after the chat model, not behind memory: a press in
-        # the first seconds must keep its first words (idempotent: once per start).
+        # The speech model loads right after the chat model, not behind memory
+        # (idempotent: once per start).
         self.ptt.preload()
         self.hide_banner("model")
         threads = info["threads"]

@@ -49,6 +49,7 @@ class PushToTalk(QObject):
         self.idle.set()
         self._transcriber: Any = None
         self._load_lock = threading.Lock()  # the preload and a first press share one model
+        self._mic_lock = threading.Lock()  # apart: the microphone never waits for the model
         self._preloading = False
         self._recorder: Any = None
         self._recorder_settings: tuple = ()
@@ -56,6 +57,7 @@ class PushToTalk(QObject):
         self._close_after = False
         self._closed = False  # the app is quitting: a late preload must not open the mic
         self._preload_thread: threading.Thread | None = None
+        self._mic_opening = False
 
     @property
     def level(self) -> float:
@@ -66,7 +68,25 @@ class PushToTalk(QObject):
     def model_loaded(self) -> bool:
         return self._transcriber is not None and self._transcriber._model is not None
 
-    # -- the speech model ------------------------------------------------------
+    # -- the microphone and the speech model -----------------------------------
+
+    def open_microphone(self) -> None:
+        """Open the microphone at start (voice.keep_microphone_open), beside the models:
+        a fresh input stream delivers nothing for a second or two, and the words said
+        then are lost, so it must not wait for anything else."""
+        if self._mic_opening or self._closed or not self._settings().keep_microphone_open:
+            return
+        self._mic_opening = True
+        threading.Thread(target=self._open_microphone, name="ptt-mic", daemon=True).start()
+
+    def _open_microphone(self) -> None:
+        try:
+            recorder = self._recorder_for(self._settings())
+            recorder.arm()
+            if self._closed:  # closed while it opened
+                recorder.disarm()
+        except Exception as e:  # reported in full when the user presses the key
+            log.info("microphone not opened at start: %s", e)
 
     def preload(self) -> None:
         """Load the speech model in the background so the first press is instant."""
@@ -104,7 +124,7 @@ class PushToTalk(QObject):
     def _recorder_for(self, voice: VoiceSettings) -> Any:
         from assistant.core.audio_capture import Recorder
 
-        with self._load_lock:
+        with self._mic_lock:
             wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
             if self._recorder is None or self._recorder_settings != wanted:
                 if self._recorder is not None:
@@ -146,13 +166,17 @@ class PushToTalk(QObject):
         from assistant.core.dictation import Dictation
 
         voice = self._settings()
+        recorder = None
         try:
+            # Record first, then wait for the speech model if it is still loading: what
+            # is said meanwhile is kept, and transcribed once the model is there.
+            recorder = self._recorder_for(voice)
+            recorder.start()
             if not self.model_loaded:
                 self.state.emit("loading")
             transcriber = self._load_transcriber()
-            recorder = self._recorder_for(voice)
             self._dictation = Dictation(transcriber, recorder, self.partial.emit)
-            self._dictation.press()
+            self._dictation.press()  # the recording already runs: it goes on
             # Say "listening" only once sound flows: a just-opened stream can take a
             # second or more to deliver (the words said before that are not heard).
             deadline = time.monotonic() + 3
@@ -162,12 +186,21 @@ class PushToTalk(QObject):
             if not voice.keep_microphone_open:
                 self._close_after = True
         except AssistantError as e:
+            self._stop_recording(recorder)
             self._fail(str(e))
         except Exception as e:  # never let voice take the app down
             log.exception("push-to-talk failed to start")
+            self._stop_recording(recorder)
             self._fail(f"Voice input failed: {type(e).__name__}: {e}.")
         finally:
             self._ready.set()
+
+    def _stop_recording(self, recorder: Any) -> None:
+        if recorder is not None:
+            try:
+                recorder.stop()
+            except Exception:
+                log.debug("stopping the recording failed", exc_info=True)
 
     def _fail(self, message: str) -> None:
         self._dictation = None
