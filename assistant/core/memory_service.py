@@ -93,10 +93,13 @@ class MemoryService:
     # -- recall ---------------------------------------------------------------
 
     def has_material(self) -> bool:
-        """Anything to recall at all? (Saves loading the embedder in a fresh CLI.)"""
+        """Anything to recall at all? (Saves loading the embedder in a fresh CLI.)
+        Earlier questions count when conversations are recalled."""
         row = self.store.fetch(
             "SELECT EXISTS(SELECT 1 FROM memories WHERE status = 'active')"
             " OR EXISTS(SELECT 1 FROM doc_chunks)"
+            " OR (? AND EXISTS(SELECT 1 FROM messages WHERE role = 'user'))",
+            (int(self.settings.recall_conversations),),
         )
         return bool(row[0][0])
 

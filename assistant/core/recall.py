@@ -333,6 +333,10 @@ def recall(
     fresh = _is_new(kn, conversation_id)
     for item in sorted(found, key=lambda i: (PRIORITY[i.kind], -i.score)):
         if item.kind == "conversation":
+            if any(p.kind != "conversation" for p in picked):
+                # Memories and documents come first; an earlier answer beside them only
+                # restates or contradicts them, and small models then fumble both.
+                break
             if item.conversation_id in seen_conversations:
                 continue
             if fresh and not _same_question(query, item):
