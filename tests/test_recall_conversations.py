@@ -40,7 +40,8 @@ def _exchange(svc: MemoryService, title: str, question: str, answer: str, **how)
     q = svc.store.add_message(conv.id, "user", question)
     a = svc.store.start_draft(conv.id, q.id, model="SmolLM2")
     status = how.get("status", "complete")
-    svc.store.finish_draft(a.id, answer, status, {"finish_reason": how.get("finish", "stop")})
+    stats = {"finish_reason": how.get("finish", "stop"), **how.get("stats", {})}
+    svc.store.finish_draft(a.id, answer, status, stats)
     svc.ensure_open()
     svc.after_answer([q.id, a.id])
     return conv.id
@@ -84,6 +85,7 @@ def test_stopped_cut_off_and_runaway_answers_are_never_recalled(embedder):
     _exchange(svc, "Cut off", QUESTION, ANSWER + " Then " * 30, finish="length")
     _exchange(svc, "Runaway", QUESTION, TABLE)
     _exchange(svc, "Loop", QUESTION, "Boil it for six minutes. " * 20)
+    _exchange(svc, "Echo", QUESTION, "You're ", stats={"echo_cut": True})  # began reciting
     assert _ask(svc, QUESTION, "Hi there!") == []
     assert _ask(svc, QUESTION) == []
     _close(svc)

@@ -244,7 +244,8 @@ class ChatService:
         notices, request.context, kept = recalled
         yield from notices
         params = params or self.settings.generation
-        params = params.model_copy(update={"stop": [*params.stop, *echo_guards(request)]})
+        guards = echo_guards(request)
+        params = params.model_copy(update={"stop": [*params.stop, *guards]})
         cancel = cancel or CancelToken()
         draft: Message = self.store.start_draft(
             conversation_id, user_message_id, model=self.engine.name
@@ -263,6 +264,11 @@ class ChatService:
                         stats["prompt"] = chunk.prompt.to_dict()
                     if kept:
                         stats["recall"] = kept
+                    if chunk.stopped_at in guards:
+                        # Cut where the model began reciting our own text: never recalled
+                        # into another conversation as an answer.
+                        stats["echo_cut"] = True
+                        log.info("conversation %s: answer cut at an echo", conversation_id)
                     self.store.finish_draft(draft.id, chunk.text, status, stats)
                     text = None  # type: ignore[assignment]
                 elif isinstance(chunk, ContextNotice):

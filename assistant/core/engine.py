@@ -303,7 +303,7 @@ class ChatEngine:
         if stats.generated_tokens > 1 and t_last > t_first:
             stats.tokens_per_s = (stats.generated_tokens - 1) / (t_last - t_first)
         answer = "".join(text_parts)
-        yield Done(answer, finish, stats, self._report(request, cut, len(tokens)))
+        yield Done(answer, finish, stats, self._report(request, cut, len(tokens)), stops.matched)
         if answer:
             self._prefill_next_turn(request, request.turns[cut:], answer)
 

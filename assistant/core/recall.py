@@ -101,13 +101,16 @@ def _hydrate(kn: Knowledge, kind: str, ids: list[int]) -> dict[int, RecallItem]:
         )
         return {r[0]: RecallItem("document", r[0], r[1], 0.0, r[2], r[3], r[4]) for r in rows}
     # Only an answer that ended by itself: not stopped, failed, cut at the length
-    # limit (where small models run away) or one the app wrote.
+    # limit (where small models run away) or where it began reciting our own text,
+    # and not one the app wrote.
     rows = kn.store.fetch(
         "SELECT m.id, m.content, m.conversation_id, c.title, (SELECT a.content FROM messages a"
         " WHERE a.parent_id = m.id AND a.role = 'assistant' AND a.status = 'complete'"
         " AND COALESCE(a.model, '') != 'assistant'"
         " AND COALESCE(CASE WHEN json_valid(a.stats)"
         " THEN json_extract(a.stats, '$.finish_reason') END, 'stop') = 'stop'"
+        " AND NOT COALESCE(CASE WHEN json_valid(a.stats)"
+        " THEN json_extract(a.stats, '$.echo_cut') END, 0)"
         " ORDER BY a.id DESC LIMIT 1) FROM messages m"
         " JOIN conversations c ON c.id = m.conversation_id"
         f" WHERE m.id IN ({marks}) AND m.role = 'user'",

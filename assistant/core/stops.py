@@ -10,6 +10,7 @@ class StopMatcher:
     def __init__(self, stops: Sequence[str]) -> None:
         self.stops = [s for s in stops if s]
         self._held = ""
+        self.matched: str | None = None  # the stop string that ended the text
 
     def feed(self, text: str) -> tuple[str, bool]:
         """Return (text safe to emit, whether a stop string was hit)."""
@@ -19,6 +20,7 @@ class StopMatcher:
         first = min((i for i in (buf.find(s) for s in self.stops) if i >= 0), default=-1)
         if first >= 0:
             self._held = ""
+            self.matched = next(s for s in self.stops if buf.find(s) == first)
             return buf[:first], True
         keep = 0
         for s in self.stops:

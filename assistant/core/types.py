@@ -112,6 +112,7 @@ class Done:
     finish_reason: FinishReason
     stats: GenerationStats = field(default_factory=GenerationStats)
     prompt: PromptReport | None = None
+    stopped_at: str | None = None  # the stop string that ended the answer, if one did
 
 
 @dataclass(frozen=True)
