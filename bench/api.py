@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openai
 
-from assistant.core.api_server import ApiApp, ApiServer
-from assistant.core.engine import ChatEngine, default_threads
-from assistant.core.engine_runner import ChunkStream, ThreadRunner
-from assistant.core.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
-from assistant.core.types import ChatRequest, Done, TextChunk, Turn
+from assistant.core.api.server import ApiApp, ApiServer
+from assistant.core.base.types import ChatRequest, Done, TextChunk, Turn
+from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
+from assistant.core.engine.llama import ChatEngine, default_threads
+from assistant.core.engine.runner import ChunkStream, ThreadRunner
 
 STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 TOKEN = "sk-bench"

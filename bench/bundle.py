@@ -5,7 +5,7 @@
 The .venv's llama.cpp is compiled for this CPU (-march=native); the bundle's is the
 portable build (GGML_BACKEND_DL, one CPU library per x86-64 generation, the best one
 picked at run time). Each is measured in its own process with the same Python bindings
-and the app's loader (assistant.core.llama_runtime), alternating, greedy decoding with a
+and the app's loader (assistant.core.engine.llama_runtime), alternating, greedy decoding with a
 fixed seed. Prints the ratio bundle ÷ .venv of generation tokens/s (goal ≥ 0.95) and of
 prompt-processing tokens/s, and which CPU library the bundle's llama.cpp picked.
 """
@@ -41,9 +41,9 @@ def child(lib_dir: str | None, rounds: int, tokens: int, threads: int) -> None:
         (pkg / "lib").symlink_to(Path(lib_dir).resolve(), target_is_directory=True)
         sys.path.insert(0, str(pkg.parent))
 
-    from assistant.core import gguf_file
-    from assistant.core.llama_runtime import cpu_code, load_llama
-    from assistant.core.models import resolve_model_path
+    from assistant.core.engine import gguf_file
+    from assistant.core.engine.llama_runtime import cpu_code, load_llama
+    from assistant.core.engine.model_path import resolve_model_path
 
     info = gguf_file.inspect(resolve_model_path(None))
     llm = load_llama(info, n_ctx=2048, n_threads=threads, n_batch=512, n_gpu_layers=0)
@@ -94,7 +94,7 @@ def measure(lib_dir: str | None, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    from assistant.core.engine import default_threads
+    from assistant.core.engine.llama import default_threads
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", default=str(ROOT / "dist" / "assistant"))

@@ -6,7 +6,7 @@ One run, two phases: the machine idle, then with N busy processes beside it (eac
 Python loop, as a browser tab or a compiler would be). In each phase, rounds alternate
 between raw llama-cpp-python with every fixed thread count from 1 to the cores, our
 engine with the same fixed counts, and our engine with the automatic count (model.n_threads
-empty: assistant/core/cpu_threads.py). Greedy decoding, the same prompt, medians.
+empty: assistant/core/base/cpu_threads.py). Greedy decoding, the same prompt, medians.
 
 Goals (First-contact issue): busy, automatic ÷ the best fixed count ≥ 0.9; idle,
 automatic ÷ all cores ≥ 0.97.
@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.core.engine import ChatEngine, default_threads
-from assistant.core.llama_runtime import load_llama
-from assistant.core.models import resolve_model_path
-from assistant.core.settings import GenerationSettings, ModelSettings
-from assistant.core.types import ChatRequest, Done, Turn
+from assistant.core.base.types import ChatRequest, Done, Turn
+from assistant.core.config.settings import GenerationSettings, ModelSettings
+from assistant.core.engine.llama import ChatEngine, default_threads
+from assistant.core.engine.llama_runtime import load_llama
+from assistant.core.engine.model_path import resolve_model_path
 
 STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 PROMPT = f"<|im_start|>user\n{STORY}<|im_end|>\n<|im_start|>assistant\n"

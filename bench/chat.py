@@ -25,18 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.core.chat import ChatService
-from assistant.core.engine import ChatEngine, default_threads
-from assistant.core.history import HistoryStore
-from assistant.core.llama_runtime import load_llama
-from assistant.core.models import resolve_model_path
-from assistant.core.settings import (
+from assistant.core.base.types import ChatRequest, Done, Turn
+from assistant.core.chat.service import ChatService
+from assistant.core.config.settings import (
     DEFAULT_SYSTEM_PROMPT,
     GenerationSettings,
     ModelSettings,
     Settings,
 )
-from assistant.core.types import ChatRequest, Done, Turn
+from assistant.core.engine.llama import ChatEngine, default_threads
+from assistant.core.engine.llama_runtime import load_llama
+from assistant.core.engine.model_path import resolve_model_path
+from assistant.core.history.store import HistoryStore
 
 STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 

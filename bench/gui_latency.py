@@ -108,8 +108,8 @@ def startup_times(n: int) -> list[float]:
 def main() -> None:
     from PySide6.QtWidgets import QApplication
 
-    from assistant.core.paths import get_paths
-    from assistant.core.settings import Settings, save_settings
+    from assistant.core.base.paths import get_paths
+    from assistant.core.config.settings import Settings, save_settings
 
     paths = get_paths().ensure()
     s = Settings()

@@ -31,15 +31,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.core import recall as recall_mod
-from assistant.core.chunking import chunk_sections
-from assistant.core.doc_readers import read_document
-from assistant.core.embedder import Embedder
-from assistant.core.history import HistoryStore
-from assistant.core.knowledge import Knowledge
-from assistant.core.memory_service import MemoryService
-from assistant.core.paths import Paths
-from assistant.core.settings import MemorySettings
+from assistant.core.base.paths import Paths
+from assistant.core.config.settings import MemorySettings
+from assistant.core.documents.chunking import chunk_sections
+from assistant.core.documents.readers import read_document
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory import recall as recall_mod
+from assistant.core.memory.embedder import Embedder
+from assistant.core.memory.knowledge import Knowledge
+from assistant.core.memory.service import MemoryService
 
 PAIRS = [  # (what the user said, a paraphrased later question)
     ("My sister is called Maria and lives in Madrid.", "Who is my sibling?"),

@@ -29,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from assistant.core import backups, gguf_file, privacy, starter
-from assistant.core.chat_template import ChatTemplate
-from assistant.core.history import HistoryStore
+from assistant.core.base import privacy, starter
+from assistant.core.engine import gguf_file
+from assistant.core.history import backups
+from assistant.core.history.store import HistoryStore
+from assistant.core.templates.chat_template import ChatTemplate
 
 
 def best(fn, rounds: int) -> float:

@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.core.dictation import ClipSource, Dictation
-from assistant.core.settings import VoiceSettings
-from assistant.core.transcriber import SAMPLE_RATE, Transcriber, read_audio
+from assistant.core.config.settings import VoiceSettings
+from assistant.core.voice.dictation import ClipSource, Dictation
+from assistant.core.voice.transcriber import SAMPLE_RATE, Transcriber, read_audio
 
 TEXTS = {
     2: "Turn on the lights.",

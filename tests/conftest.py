@@ -82,7 +82,7 @@ def user_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def starter_gguf() -> Path:
-    from assistant.core import starter
+    from assistant.core.base import starter
 
     p = starter.CHAT.path()
     assert p is not None, "starter chat model missing: run `make test`, which installs it"
@@ -92,8 +92,8 @@ def starter_gguf() -> Path:
 @pytest.fixture(scope="session")
 def engine(starter_gguf: Path) -> Iterator[object]:
     """The real starter model, loaded once for the session."""
-    from assistant.core.engine import ChatEngine
-    from assistant.core.settings import ModelSettings
+    from assistant.core.config.settings import ModelSettings
+    from assistant.core.engine.llama import ChatEngine
 
     eng = ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf)
     yield eng
@@ -103,7 +103,7 @@ def engine(starter_gguf: Path) -> Iterator[object]:
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
     """The real bundled all-MiniLM-L6-v2, loaded once for the session."""
-    from assistant.core.embedder import Embedder
+    from assistant.core.memory.embedder import Embedder
 
     e = Embedder(None, tmp_path_factory.mktemp("embedder-cache"))
     e.load()
@@ -156,7 +156,7 @@ def xvfb():
 
 @pytest.fixture
 def greedy():
-    from assistant.core.settings import GenerationSettings
+    from assistant.core.config.settings import GenerationSettings
 
     return GenerationSettings(temperature=0.0, seed=7, max_tokens=64)
 

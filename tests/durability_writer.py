@@ -11,11 +11,11 @@ import json
 import sys
 from itertools import count
 
-from assistant.core.chat import ChatService
-from assistant.core.engine import ChatEngine
-from assistant.core.history import HistoryStore
-from assistant.core.settings import ModelSettings, Settings
-from assistant.core.types import Done, TextChunk
+from assistant.core.base.types import Done, TextChunk
+from assistant.core.chat.service import ChatService
+from assistant.core.config.settings import ModelSettings, Settings
+from assistant.core.engine.llama import ChatEngine
+from assistant.core.history.store import HistoryStore
 
 
 def say(obj: dict) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import openai
 import pytest
 
-from assistant.core.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings
+from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(300)
@@ -22,11 +22,11 @@ CAPITALS = {"France": "Paris", "Italy": "Rome", "Japan": "Tokyo", "England": "Lo
 
 @pytest.fixture(scope="module")
 def served(starter_gguf, tmp_path_factory):
-    from assistant.core.api_server import ApiApp, ApiServer
-    from assistant.core.embedder import Embedder
-    from assistant.core.engine import ChatEngine
-    from assistant.core.engine_runner import ThreadRunner
-    from assistant.core.settings import ModelSettings
+    from assistant.core.api.server import ApiApp, ApiServer
+    from assistant.core.config.settings import ModelSettings
+    from assistant.core.engine.llama import ChatEngine
+    from assistant.core.engine.runner import ThreadRunner
+    from assistant.core.memory.embedder import Embedder
 
     # Loaded on the runner's thread, which alone uses it (as `assistant serve` does).
     runner = ThreadRunner(lambda: ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf))
@@ -314,7 +314,7 @@ def test_too_many_waiting_requests_get_429(served, client):
 
 
 def test_stopping_the_server_tells_a_streaming_client_why_its_answer_ends(served, client):
-    from assistant.core.api_server import ApiApp, ApiServer
+    from assistant.core.api.server import ApiApp, ApiServer
 
     server, _, _ = served
     _, model = client

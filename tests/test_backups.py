@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core import backups
-from assistant.core.faults import check_sqlite
-from assistant.core.history import HistoryStore
+from assistant.core.history import backups
+from assistant.core.history.faults import check_sqlite
+from assistant.core.history.store import HistoryStore
 from tests.conftest import run_cli
 
 

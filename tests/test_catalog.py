@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from assistant.core.catalog import CatalogEntry, catalog_file, fit, load_catalog, with_fit
-from assistant.core.errors import AssistantError
-from assistant.core.hardware import Gpu, Hardware, detect
+from assistant.core.base.errors import AssistantError
+from assistant.core.models.catalog import CatalogEntry, catalog_file, fit, load_catalog, with_fit
+from assistant.core.models.hardware import Gpu, Hardware, detect
 from tests.conftest import run_cli
 
 LAPTOP = Hardware(ram_mb=16 * 1024, cpu_cores=8)

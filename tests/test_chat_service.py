@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.chat import ChatService
-from assistant.core.errors import ContextOverflowError
-from assistant.core.history import HistoryStore
-from assistant.core.settings import GenerationSettings, Settings
-from assistant.core.types import CancelToken, Done, TextChunk
+from assistant.core.base.errors import ContextOverflowError
+from assistant.core.base.types import CancelToken, Done, TextChunk
+from assistant.core.chat.service import ChatService
+from assistant.core.config.settings import GenerationSettings, Settings
+from assistant.core.history.store import HistoryStore
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_overflow_keeps_the_question_and_leaves_no_empty_answer(service, engine)
 
 
 def test_the_system_prompt_never_comes_back_as_the_answer(service):
-    from assistant.core.settings import DEFAULT_SYSTEM_PROMPT
+    from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT
 
     conv = service.new_conversation()  # the default system prompt
     greedy = GenerationSettings(temperature=0.0, seed=7, max_tokens=60)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.chat_template import CHATML, ChatTemplate, resolve
-from assistant.core.errors import ChatTemplateError
+from assistant.core.base.errors import ChatTemplateError
+from assistant.core.templates.chat_template import CHATML, ChatTemplate, resolve
 
 MSGS = [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]
 
@@ -103,8 +103,8 @@ def test_time_and_memory_exhaustion_is_stopped_within_budget():
     code = (
         "import json, resource, sys, time\n"
         "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
-        "from assistant.core.chat_template import ChatTemplate\n"
-        "from assistant.core.errors import ChatTemplateError\n"
+        "from assistant.core.templates.chat_template import ChatTemplate\n"
+        "from assistant.core.base.errors import ChatTemplateError\n"
         "out = {}\n"
         "for name, src in json.loads(sys.argv[1]).items():\n"
         "    t0 = time.monotonic()\n"
@@ -163,7 +163,7 @@ def test_resolution_order():
 def test_a_template_in_settings_is_checked_when_saved():
     from pydantic import ValidationError
 
-    from assistant.core.settings import ModelOverrides, ModelSettings
+    from assistant.core.config.settings import ModelOverrides, ModelSettings
 
     assert ModelOverrides(chat_template=" ChatML ").chat_template == "chatml"
     assert ModelOverrides(chat_template="  ").chat_template is None

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from assistant.core import cpu_threads
-from assistant.core.cpu_threads import CpuReading, ThreadGovernor
-from assistant.core.engine import ChatEngine, default_threads
-from assistant.core.settings import GenerationSettings, ModelSettings
-from assistant.core.types import ChatRequest, Done, Turn
+from assistant.core.base import cpu_threads
+from assistant.core.base.cpu_threads import CpuReading, ThreadGovernor
+from assistant.core.base.types import ChatRequest, Done, Turn
+from assistant.core.config.settings import GenerationSettings, ModelSettings
+from assistant.core.engine.llama import ChatEngine, default_threads
 
 STORY = ChatRequest([Turn("user", "Write a long, detailed story about a lighthouse keeper.")])
 LONG = GenerationSettings(temperature=0.0, seed=1, max_tokens=200)
@@ -112,7 +112,7 @@ def test_background_work_runs_at_a_lower_priority_than_the_answer():
     import os
     import threading
 
-    from assistant.core.cpu_threads import BACKGROUND_NICE, run_in_background
+    from assistant.core.base.cpu_threads import BACKGROUND_NICE, run_in_background
 
     seen: list[int] = []
 

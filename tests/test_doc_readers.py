@@ -18,9 +18,9 @@ import pytest
 from fpdf import FPDF
 from pypdf import PageObject, PdfWriter
 
-from assistant.core import doc_files
-from assistant.core.chunking import Passage, chunk_sections
-from assistant.core.doc_readers import (
+from assistant.core.documents import files as doc_files
+from assistant.core.documents.chunking import Passage, chunk_sections
+from assistant.core.documents.readers import (
     DocumentError,
     Section,
     iter_files,

@@ -11,15 +11,15 @@ import pytest
 from chromadb.api.client import SharedSystemClient
 from fpdf import FPDF
 
-from assistant.core import documents
-from assistant.core.chat import ChatService
-from assistant.core.documents import DocumentStore
-from assistant.core.history import HistoryStore
-from assistant.core.knowledge import Knowledge
-from assistant.core.memory_service import NOT_IN_DOCUMENTS, MemoryService
-from assistant.core.paths import get_paths
-from assistant.core.settings import MemorySettings, Settings
-from assistant.core.types import Done, MemoryNotice, RecallNotice, TextChunk
+from assistant.core.base.paths import get_paths
+from assistant.core.base.types import Done, MemoryNotice, RecallNotice, TextChunk
+from assistant.core.chat.service import ChatService
+from assistant.core.config.settings import MemorySettings, Settings
+from assistant.core.documents import store as documents
+from assistant.core.documents.store import DocumentStore
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.knowledge import Knowledge
+from assistant.core.memory.service import NOT_IN_DOCUMENTS, MemoryService
 from tests.conftest import run_cli
 
 KETTLE_PAGES = [

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from assistant.core.downloads import DownloadCancelled, DownloadError, download
-from assistant.core.types import CancelToken
+from assistant.core.base.types import CancelToken
+from assistant.core.models.downloads import DownloadCancelled, DownloadError, download
 from tests.fake_hub import FakeHub
 
 REPO, FILE = "org/tiny-GGUF", "tiny-q4.gguf"
@@ -81,7 +81,7 @@ def test_a_full_disk_and_a_missing_file_are_clear_errors(hub, tmp_path, monkeypa
     usage = shutil.disk_usage(tmp_path)
     # The disk itself cannot be filled safely here: report 1 MB free instead.
     monkeypatch.setattr(
-        "assistant.core.downloads.shutil.disk_usage",
+        "assistant.core.models.downloads.shutil.disk_usage",
         lambda _p: type(usage)(usage.total, usage.total - 2**20, 2**20),
     )
     with pytest.raises(DownloadError, match="Not enough disk space"):

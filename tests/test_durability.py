@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from assistant.core.history import HistoryStore
+from assistant.core.history.store import HistoryStore
 from tests.conftest import ROOT
 
 KILLS = 12

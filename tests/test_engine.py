@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.engine import ChatEngine
-from assistant.core.errors import ChatTemplateError, ContextOverflowError, ModelError
-from assistant.core.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
-from assistant.core.types import CancelToken, ChatRequest, ContextNotice, Done, TextChunk, Turn
+from assistant.core.base.errors import ChatTemplateError, ContextOverflowError, ModelError
+from assistant.core.base.types import CancelToken, ChatRequest, ContextNotice, Done, TextChunk, Turn
+from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
+from assistant.core.engine.llama import ChatEngine
 from tests.gguf_factory import write_tiny_gguf
 
 SYSTEM = DEFAULT_SYSTEM_PROMPT
@@ -240,7 +240,7 @@ def test_sampling_defaults_follow_the_model(engine, tmp_path):
 def test_a_models_own_settings_are_used_when_it_loads(starter_gguf, tmp_path, greedy):
     import shutil
 
-    from assistant.core.settings import ModelOverrides
+    from assistant.core.config.settings import ModelOverrides
 
     other = tmp_path / "other.gguf"
     shutil.copyfile(starter_gguf, other)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from assistant.core import exchange
-from assistant.core.errors import HistoryError
-from assistant.core.history import HistoryStore
+from assistant.core.base.errors import HistoryError
+from assistant.core.history import exchange
+from assistant.core.history.store import HistoryStore
 
 
 @pytest.fixture

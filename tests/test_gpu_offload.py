@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core import gguf_file
-from assistant.core.errors import ModelError
-from assistant.core.gpu_offload import attempts, layer_count, load_offloaded
+from assistant.core.base.errors import ModelError
+from assistant.core.engine import gguf_file
+from assistant.core.engine.gpu_offload import attempts, layer_count, load_offloaded
 
 
 @pytest.fixture(scope="module")

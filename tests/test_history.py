@@ -5,9 +5,9 @@ import sqlite3
 
 import pytest
 
-from assistant.core import migrations
-from assistant.core.errors import HistoryError
-from assistant.core.history import HistoryStore
+from assistant.core.base.errors import HistoryError
+from assistant.core.history import migrations
+from assistant.core.history.store import HistoryStore
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from assistant.core.errors import SettingsError
-from assistant.core.hotkey_spec import parse_hotkey
-from assistant.core.paths import get_paths
-from assistant.core.settings import load_settings
+from assistant.core.base.errors import SettingsError
+from assistant.core.base.paths import get_paths
+from assistant.core.config.hotkey_spec import parse_hotkey
+from assistant.core.config.settings import load_settings
 
 
 @pytest.mark.parametrize(

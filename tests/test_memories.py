@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
-from assistant.core.memories import MemoryStore
+from assistant.core.base.errors import AssistantError
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.store import MemoryStore
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from assistant.core.embedder import Embedder
-from assistant.core.errors import ModelError
-from assistant.core.vector_index import VectorIndex
+from assistant.core.base.errors import ModelError
+from assistant.core.memory.embedder import Embedder
+from assistant.core.memory.vector_index import VectorIndex
 
 FACTS = [
     "The user's sister is called Maria and lives in Madrid.",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.core.embedder import Embedder
-from assistant.core.minilm import MiniLM, supports
+from assistant.core.memory.embedder import Embedder
+from assistant.core.memory.minilm import MiniLM, supports
 from tests.conftest import ROOT
 
 TEXTS = [
@@ -41,7 +41,7 @@ def test_a_question_is_embedded_without_loading_torch(tmp_path):
         f"""
         import sys, time
         from pathlib import Path
-        from assistant.core.embedder import Embedder
+        from assistant.core.memory.embedder import Embedder
         t = time.perf_counter()
         e = Embedder(None, Path({str(tmp_path)!r}))
         v = e.embed(["What is my dog's name?"])

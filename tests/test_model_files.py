@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from assistant.core import gguf_file
-from assistant.core.errors import ModelError
-from assistant.core.models import resolve_model_path
+from assistant.core.base.errors import ModelError
+from assistant.core.engine import gguf_file
+from assistant.core.engine.model_path import resolve_model_path
 from tests.gguf_factory import write_tiny_gguf
 
 
@@ -89,7 +89,7 @@ def test_resolve_folder_and_default(tmp_path, starter_gguf):
 def test_without_a_starter_model_a_bundle_says_how_to_get_one(monkeypatch):
     import sys
 
-    from assistant.core import starter
+    from assistant.core.base import starter
 
     assert "make run" in starter.install_hint(starter.CHAT)  # a checkout
     monkeypatch.setattr(sys, "frozen", True, raising=False)  # what PyInstaller sets

@@ -12,12 +12,12 @@ import time
 import pytest
 from chromadb.api.client import SharedSystemClient
 
-from assistant.core.history import HistoryStore
-from assistant.core.knowledge import Knowledge
-from assistant.core.memory_service import MemoryService
-from assistant.core.paths import get_paths
-from assistant.core.remember import to_second_person
-from assistant.core.settings import MemorySettings
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import MemorySettings
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.knowledge import Knowledge
+from assistant.core.memory.remember import to_second_person
+from assistant.core.memory.service import MemoryService
 from tests.conftest import free_port
 
 FACTS = [
@@ -217,7 +217,7 @@ def test_chroma_server_backend(embedder, chroma_server):
 
 
 def test_unreachable_chroma_server_is_one_clear_error(embedder):
-    from assistant.core.errors import AssistantError
+    from assistant.core.base.errors import AssistantError
 
     svc = _service(embedder, chroma_url=f"http://127.0.0.1:{free_port()}")
     svc.remember("I drive a blue Volvo.")
@@ -227,9 +227,9 @@ def test_unreachable_chroma_server_is_one_clear_error(embedder):
 
 
 def test_chat_goes_on_without_memory_when_the_index_is_unreachable(embedder, engine, greedy):
-    from assistant.core.chat import ChatService
-    from assistant.core.settings import Settings
-    from assistant.core.types import Done, MemoryNotice
+    from assistant.core.base.types import Done, MemoryNotice
+    from assistant.core.chat.service import ChatService
+    from assistant.core.config.settings import Settings
 
     svc = _service(embedder, chroma_url=f"http://127.0.0.1:{free_port()}")
     svc.remember("I drive a blue Volvo.")
@@ -239,7 +239,7 @@ def test_chat_goes_on_without_memory_when_the_index_is_unreachable(embedder, eng
     problems = [c.problem for c in chunks if isinstance(c, MemoryNotice) and c.problem]
     assert problems and "Cannot reach the Chroma server" in problems[0]
     assert isinstance(chunks[-1], Done) and chunks[-1].text  # answered all the same
-    from assistant.core.errors import AssistantError
+    from assistant.core.base.errors import AssistantError
 
     with pytest.raises(AssistantError, match="Cannot reach"):  # documents only: say why
         list(chat.send(conv.id, "What does the manual say?", documents_only=True))
@@ -286,7 +286,7 @@ def test_recall_while_the_index_opens_elsewhere_does_not_wait_for_it(embedder, m
     a second or more); recall searches the cached vectors exactly instead of waiting."""
     import threading
 
-    from assistant.core import knowledge as knowledge_module
+    from assistant.core.memory import knowledge as knowledge_module
 
     svc = _service(embedder)
     svc.remember("My sister lives in Lyon.")

@@ -8,12 +8,12 @@ import json
 
 from chromadb.api.client import SharedSystemClient
 
-from assistant.core.history import HistoryStore
-from assistant.core.knowledge import Knowledge
-from assistant.core.memory_service import MemoryService
-from assistant.core.paths import get_paths
-from assistant.core.recall import degenerate
-from assistant.core.settings import MemorySettings
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import MemorySettings
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.knowledge import Knowledge
+from assistant.core.memory.recall import degenerate
+from assistant.core.memory.service import MemoryService
 from tests.conftest import run_cli
 
 QUESTION = "How long should I boil an egg for a soft yolk?"

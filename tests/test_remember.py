@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.core.remember import (
+from assistant.core.memory.remember import (
     about_the_user,
     extract_facts,
     parse_remember,

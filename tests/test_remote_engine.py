@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
-from assistant.core.errors import ModelError
-from assistant.core.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
-from assistant.core.types import CancelToken, ChatRequest, Done, TextChunk, Turn
+from assistant.core.base.errors import ModelError
+from assistant.core.base.types import CancelToken, ChatRequest, Done, TextChunk, Turn
+from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
 from tests.conftest import free_port, run_cli
 
 pytestmark = pytest.mark.timeout(300)
@@ -70,7 +70,7 @@ def ask(text: str) -> ChatRequest:
 
 
 def test_streams_an_answer_and_can_be_cancelled(server):
-    from assistant.core.remote_engine import RemoteEngine
+    from assistant.core.engine.remote import RemoteEngine
 
     eng = RemoteEngine(ModelSettings(remote_url=server, remote_api_key=KEY))
     assert eng.name == "SmolLM2-135M-Instruct.Q4_1"
@@ -124,7 +124,7 @@ def test_ask_through_the_remote_engine_from_the_cli(server, starter_gguf):
 
 
 def test_an_unreachable_server_is_one_clear_error():
-    from assistant.core.remote_engine import RemoteEngine
+    from assistant.core.engine.remote import RemoteEngine
 
     port = free_port()
     with pytest.raises(ModelError, match="Cannot reach the model server"):

@@ -5,9 +5,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from assistant.core.errors import SettingsError
-from assistant.core.paths import get_paths
-from assistant.core.settings import (
+from assistant.core.base.errors import SettingsError
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import (
     SCHEMA_VERSION,
     Settings,
     load_settings,
@@ -87,7 +87,7 @@ def test_set_value_validates():
 
 
 def test_a_models_own_values_apply_to_that_file_only():
-    from assistant.core.settings import ModelSettings
+    from assistant.core.config.settings import ModelSettings
 
     m = ModelSettings.model_validate(
         {
@@ -113,7 +113,7 @@ def test_a_models_own_values_apply_to_that_file_only():
 
 
 def test_per_model_keys_are_file_names_and_values_are_checked():
-    from assistant.core.settings import ModelSettings
+    from assistant.core.config.settings import ModelSettings
 
     with pytest.raises(ValidationError, match="file name, without a folder"):
         ModelSettings.model_validate({"per_model": {"/models/a.gguf": {"n_ctx": 2048}}})

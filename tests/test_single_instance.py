@@ -45,7 +45,7 @@ def start(env, *args: str) -> subprocess.Popen:
 
 
 def socket_path() -> Path:
-    from assistant.core.paths import get_paths
+    from assistant.core.base.paths import get_paths
 
     return get_paths().instance_socket
 

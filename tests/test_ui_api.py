@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from assistant.core.paths import get_paths
-from assistant.core.settings import DEFAULT_SYSTEM_PROMPT
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.timeout(300)

@@ -10,15 +10,15 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QTreeWidgetItem
 
-from assistant.core.documents import ScanReport
-from assistant.core.embedder import Embedder
-from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
-from assistant.core.knowledge import Knowledge
-from assistant.core.memories import MemoryStore
-from assistant.core.memory_service import MemoryService
-from assistant.core.paths import get_paths
-from assistant.core.settings import MemorySettings
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import MemorySettings
+from assistant.core.documents.store import ScanReport
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.embedder import Embedder
+from assistant.core.memory.knowledge import Knowledge
+from assistant.core.memory.service import MemoryService
+from assistant.core.memory.store import MemoryStore
 from assistant.ui import documents_window
 from assistant.ui.documents_window import DocumentsWindow
 from assistant.ui.memory_window import EMPTY_TEXT, META_ROLE, MemoryWindow

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
-from assistant.core.memory_service import NOT_IN_DOCUMENTS
-from assistant.core.paths import get_paths
+from assistant.core.base.paths import get_paths
+from assistant.core.memory.service import NOT_IN_DOCUMENTS
 from tests.test_documents import make_docs
 
 pytestmark = pytest.mark.timeout(400)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from assistant.core.paths import get_paths
+from assistant.core.base.paths import get_paths
 from tests.fake_hub import FakeHub
 
 pytestmark = pytest.mark.timeout(300)

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from assistant.core.paths import get_paths
+from assistant.core.base.paths import get_paths
 
 pytestmark = pytest.mark.timeout(300)
 

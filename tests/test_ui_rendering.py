@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
 
-from assistant.core.history import Message
+from assistant.core.history.store import Message
 from assistant.ui import markdown_render
 from assistant.ui.message_view import ChatView, MessageWidget
 

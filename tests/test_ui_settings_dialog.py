@@ -3,7 +3,7 @@ reason, good values come back as validated settings."""
 
 from __future__ import annotations
 
-from assistant.core.settings import Settings
+from assistant.core.config.settings import Settings
 
 
 def test_hotkeys_and_microphone_in_the_settings_dialog(qtbot):

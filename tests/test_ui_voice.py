@@ -9,7 +9,7 @@ import time
 import pytest
 from PySide6.QtCore import Qt
 
-from assistant.core.paths import get_paths
+from assistant.core.base.paths import get_paths
 from tests.voice_helpers import play, speak, wer
 
 pytestmark = [

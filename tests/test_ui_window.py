@@ -7,7 +7,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from assistant.core.paths import get_paths
+from assistant.core.base.paths import get_paths
 
 pytestmark = pytest.mark.timeout(300)
 LOAD_MS = 60_000

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from assistant.core.errors import AssistantError, ModelError
-from assistant.core.settings import VoiceSettings
-from assistant.core.transcriber import Transcriber, read_audio
+from assistant.core.base.errors import AssistantError, ModelError
+from assistant.core.config.settings import VoiceSettings
+from assistant.core.voice.transcriber import Transcriber, read_audio
 from tests.conftest import ROOT, run_cli
 from tests.voice_helpers import play, speak, wer, words
 
@@ -103,7 +103,7 @@ def test_a_folder_that_is_not_a_whisper_model(tmp_path):
 def test_capture_through_the_sound_server_keeps_the_first_words(
     sound_server, transcriber, tmp_path
 ):
-    from assistant.core.audio_capture import Recorder
+    from assistant.core.voice.capture import Recorder
 
     text = "Please remind me to call my sister tomorrow morning."
     wav = speak(text, tmp_path / "s.wav", "en-us", 150)
@@ -124,7 +124,7 @@ def test_capture_through_the_sound_server_keeps_the_first_words(
 
 
 def test_recording_is_capped_and_a_missing_device_is_one_clear_error(sound_server, tmp_path):
-    from assistant.core.audio_capture import Recorder, VoiceError
+    from assistant.core.voice.capture import Recorder, VoiceError
 
     wav = speak(SENTENCES[0][0], tmp_path / "s.wav")
     rec = Recorder(max_s=0.5)
@@ -138,7 +138,7 @@ def test_recording_is_capped_and_a_missing_device_is_one_clear_error(sound_serve
 
 
 def test_dictation_transcribes_while_held_and_finishes_at_release(transcriber, tmp_path):
-    from assistant.core.dictation import ClipSource, Dictation
+    from assistant.core.voice.dictation import ClipSource, Dictation
 
     text = "Please remind me to call my sister tomorrow morning about the trip."
     audio = read_audio(speak(text, tmp_path / "s.wav", "en-us", 150))

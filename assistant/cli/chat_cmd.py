@@ -8,9 +8,8 @@ import sys
 from collections.abc import Iterator
 
 from assistant.cli import common
-from assistant.core.chat import ChatService
-from assistant.core.errors import AssistantError
-from assistant.core.types import (
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.types import (
     CancelToken,
     Chunk,
     ContextNotice,
@@ -19,6 +18,7 @@ from assistant.core.types import (
     RecallNotice,
     TextChunk,
 )
+from assistant.core.chat.service import ChatService
 
 HELP = """Commands: /new  start a new conversation   /regen  answer the last message again
           /list  recent conversations      /open ID  continue one

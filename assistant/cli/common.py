@@ -8,10 +8,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from assistant.core.history import HistoryStore
-from assistant.core.paths import get_paths
-from assistant.core.settings import Settings, load_settings
-from assistant.core.types import CancelToken
+from assistant.core.base.paths import get_paths
+from assistant.core.base.types import CancelToken
+from assistant.core.config.settings import Settings, load_settings
+from assistant.core.history.store import HistoryStore
 
 
 def settings() -> Settings:
@@ -26,7 +26,7 @@ def open_store() -> HistoryStore:
 
 
 def open_memory(store: HistoryStore, s: Settings, recall_only: bool = False) -> Any:
-    from assistant.core.memory_service import MemoryService
+    from assistant.core.memory.service import MemoryService
 
     svc = MemoryService(store, get_paths().ensure(), s.memory, recall_only=recall_only)
     svc.on_notice = lambda text: print(Dim()(f"[{text}]"), file=sys.stderr)
@@ -34,7 +34,7 @@ def open_memory(store: HistoryStore, s: Settings, recall_only: bool = False) -> 
 
 
 def open_engine(s: Settings, model: str | None = None) -> Any:
-    from assistant.core.engine import open_engine as _open
+    from assistant.core.engine.llama import open_engine as _open
 
     engine = _open(s.model, model)
     note = engine.describe().get("offload_note")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from assistant.core.errors import AssistantError
+from assistant.core.base.errors import AssistantError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

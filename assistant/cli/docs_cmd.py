@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from assistant.cli import common
-from assistant.core.documents import ScanReport, plural
+from assistant.core.documents.store import ScanReport, plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:

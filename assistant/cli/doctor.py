@@ -10,10 +10,10 @@ import sqlite3
 import sys
 from collections.abc import Callable
 
-from assistant.core import starter
-from assistant.core.errors import AssistantError, DiskFullError
-from assistant.core.paths import get_paths
-from assistant.core.settings import load_settings
+from assistant.core.base import starter
+from assistant.core.base.errors import AssistantError, DiskFullError
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import load_settings
 
 Check = tuple[str, str, str]  # (status: ok|warn|fail, what, detail)
 
@@ -45,8 +45,8 @@ def _llama() -> Check:
         return ("fail", "llama-cpp-python", "not installed. Run `make run`.")
     from importlib.metadata import version
 
-    from assistant.core.errors import ModelError
-    from assistant.core.llama_runtime import cpu_code
+    from assistant.core.base.errors import ModelError
+    from assistant.core.engine.llama_runtime import cpu_code
 
     try:
         code = cpu_code()
@@ -74,8 +74,8 @@ def _settings() -> Check:
 
 def _chat_model() -> Check:
     """The model the app will actually open: settings, else the starter."""
-    from assistant.core import gguf_file
-    from assistant.core.models import resolve_model_path
+    from assistant.core.engine import gguf_file
+    from assistant.core.engine.model_path import resolve_model_path
 
     try:
         model = load_settings().model
@@ -89,8 +89,8 @@ def _chat_model() -> Check:
 
 
 def _history() -> Check:
-    from assistant.core import backups
-    from assistant.core.history import HistoryStore
+    from assistant.core.history import backups
+    from assistant.core.history.store import HistoryStore
 
     p = get_paths()
     found = backups.list_backups(p.backups_dir)
@@ -106,7 +106,7 @@ def _history() -> Check:
 
 
 def _memory() -> Check:
-    from assistant.core.history import HistoryStore
+    from assistant.core.history.store import HistoryStore
 
     p = get_paths()
     if not p.history_db.exists():
@@ -135,9 +135,9 @@ def _index() -> Check:
         pass  # reported by the settings check
     if not (folder / "manifest.json").exists():
         return ("ok", "memory index", "not built yet (made at the first search)")
-    from assistant.core.history import HistoryStore
-    from assistant.core.knowledge import SOURCES, samples, take_index_lock
-    from assistant.core.vector_index import REPAIR_HINT, probe
+    from assistant.core.history.store import HistoryStore
+    from assistant.core.memory.knowledge import SOURCES, samples, take_index_lock
+    from assistant.core.memory.vector_index import REPAIR_HINT, probe
 
     lock = None
     try:
@@ -169,7 +169,7 @@ def _index() -> Check:
 
 
 def _data_dir() -> Check:
-    from assistant.core.files import MB, free_bytes, is_disk_full
+    from assistant.core.base.files import MB, free_bytes, is_disk_full
 
     p = get_paths()
     probe = p.data_dir / ".write-test"
@@ -196,7 +196,7 @@ def _portaudio() -> Check:
 
 def _speech_model() -> Check:
     """voice.model names a real CTranslate2 Whisper folder (without loading it)."""
-    from assistant.core.transcriber import Transcriber
+    from assistant.core.voice.transcriber import Transcriber
 
     try:
         t = Transcriber(load_settings().voice)
@@ -207,7 +207,7 @@ def _speech_model() -> Check:
 
 
 def _microphone() -> Check:
-    from assistant.core.audio_capture import input_devices
+    from assistant.core.voice.capture import input_devices
 
     try:
         names = input_devices()

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from assistant.cli import common
-from assistant.core import backups, exchange
-from assistant.core.errors import HistoryError
-from assistant.core.files import atomic_write
-from assistant.core.paths import Paths, get_paths
+from assistant.core.base.errors import HistoryError
+from assistant.core.base.files import atomic_write
+from assistant.core.base.paths import Paths, get_paths
+from assistant.core.history import backups, exchange
 
 
 def register(sub: argparse._SubParsersAction) -> None:

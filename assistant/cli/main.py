@@ -10,10 +10,10 @@ import threading
 from collections.abc import Sequence
 
 from assistant import __version__
-from assistant.core import privacy
-from assistant.core.errors import AssistantError
-from assistant.core.faults import explain
-from assistant.core.paths import get_paths
+from assistant.core.base import privacy
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.paths import get_paths
+from assistant.core.history.backups import explain
 
 log = logging.getLogger("assistant")
 

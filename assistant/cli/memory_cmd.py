@@ -9,9 +9,9 @@ import sys
 import time
 
 from assistant.cli import common
-from assistant.core.documents import plural
-from assistant.core.errors import AssistantError
-from assistant.core.memories import Memory
+from assistant.core.base.errors import AssistantError
+from assistant.core.documents.store import plural
+from assistant.core.memory.store import Memory
 
 
 def register(sub: argparse._SubParsersAction) -> None:

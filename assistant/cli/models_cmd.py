@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from assistant.core.catalog import gb, load_catalog, with_fit
-    from assistant.core.hardware import detect
+    from assistant.core.models.catalog import gb, load_catalog, with_fit
+    from assistant.core.models.hardware import detect
 
     hw = detect()
     rows = with_fit(load_catalog(), hw)
@@ -44,7 +44,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from assistant.core.gguf_file import inspect
+    from assistant.core.engine.gguf_file import inspect
 
     info = inspect(args.file)
     data = {
@@ -86,10 +86,10 @@ def cmd_download(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from assistant.core.catalog import load_catalog
-    from assistant.core.downloads import download
-    from assistant.core.errors import AssistantError
-    from assistant.core.paths import get_paths
+    from assistant.core.base.errors import AssistantError
+    from assistant.core.base.paths import get_paths
+    from assistant.core.models.catalog import load_catalog
+    from assistant.core.models.downloads import download
 
     entry = next((e for e in load_catalog() if e.id == args.id), None)
     if entry is None:
@@ -143,10 +143,10 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from assistant.core import starter
-    from assistant.core.models import gguf_files
-    from assistant.core.paths import get_paths
-    from assistant.core.settings import load_settings
+    from assistant.core.base import starter
+    from assistant.core.base.paths import get_paths
+    from assistant.core.config.settings import load_settings
+    from assistant.core.engine.model_path import gguf_files
 
     settings = load_settings()
     current, remote = settings.model.path, settings.model.remote_url
@@ -182,8 +182,8 @@ def register_files(ms: argparse._SubParsersAction) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from assistant.core.model_files import import_model
-    from assistant.core.paths import get_paths
+    from assistant.core.base.paths import get_paths
+    from assistant.core.models.model_files import import_model
 
     path, info = import_model(args.file, get_paths().models_dir, copy=not args.link)
     params = f", {info.size_label}" if info.size_label else ""
@@ -198,9 +198,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from assistant.core.model_files import remove_model
-    from assistant.core.paths import get_paths
-    from assistant.core.settings import load_settings, save_settings, set_value
+    from assistant.core.base.paths import get_paths
+    from assistant.core.config.settings import load_settings, save_settings, set_value
+    from assistant.core.models.model_files import remove_model
 
     linked = (get_paths().models_dir / args.name).is_symlink()
     path = remove_model(args.name, get_paths().models_dir)
@@ -217,7 +217,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def _use(path: Path) -> None:
-    from assistant.core.settings import load_settings, save_settings, use_local_model
+    from assistant.core.config.settings import load_settings, save_settings, use_local_model
 
     settings, remote = use_local_model(load_settings(), str(path))
     save_settings(settings)
@@ -254,8 +254,8 @@ def register_settings(ms: argparse._SubParsersAction) -> None:
 def cmd_settings(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from assistant.core.errors import SettingsError
-    from assistant.core.settings import ModelOverrides, load_settings, save_settings
+    from assistant.core.base.errors import SettingsError
+    from assistant.core.config.settings import ModelOverrides, load_settings, save_settings
 
     name = Path(args.name).name
     settings = load_settings()
@@ -309,8 +309,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def _known_model(name: str, current: str | None) -> bool:
-    from assistant.core import starter
-    from assistant.core.paths import get_paths
+    from assistant.core.base import starter
+    from assistant.core.base.paths import get_paths
 
     starter_path = starter.CHAT.path()
     names = {starter_path.name if starter_path else "", Path(current).name if current else ""}
@@ -318,8 +318,8 @@ def _known_model(name: str, current: str | None) -> bool:
 
 
 def _own_settings(name: str) -> dict:
-    from assistant.core.errors import AssistantError
-    from assistant.core.settings import load_settings
+    from assistant.core.base.errors import AssistantError
+    from assistant.core.config.settings import load_settings
 
     try:
         own = load_settings().model.per_model.get(name)

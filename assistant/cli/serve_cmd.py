@@ -22,12 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.cli import common
-    from assistant.core.api_server import ApiApp, ApiServer
-    from assistant.core.api_token import ENV, env_token, get_token, regenerate_token
-    from assistant.core.embedder import Embedder
-    from assistant.core.engine_runner import ThreadRunner
-    from assistant.core.errors import SettingsError
-    from assistant.core.paths import get_paths
+    from assistant.core.api.server import ApiApp, ApiServer
+    from assistant.core.api.token import ENV, env_token, get_token, regenerate_token
+    from assistant.core.base.errors import SettingsError
+    from assistant.core.base.paths import get_paths
+    from assistant.core.engine.runner import ThreadRunner
+    from assistant.core.memory.embedder import Embedder
 
     settings = common.settings()
     paths = get_paths().ensure()

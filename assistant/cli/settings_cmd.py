@@ -7,8 +7,14 @@ import json
 import shutil
 import time
 
-from assistant.core.paths import get_paths
-from assistant.core.settings import Settings, load_settings, parse_value, save_settings, set_value
+from assistant.core.base.paths import get_paths
+from assistant.core.config.settings import (
+    Settings,
+    load_settings,
+    parse_value,
+    save_settings,
+    set_value,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

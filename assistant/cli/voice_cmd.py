@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from assistant.core.transcriber import Transcriber, read_audio
+    from assistant.core.voice.transcriber import Transcriber, read_audio
 
     voice = common.settings().voice
     if args.language:
@@ -48,10 +48,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from assistant.core.audio_capture import Recorder
-    from assistant.core.dictation import Dictation
-    from assistant.core.errors import AssistantError
-    from assistant.core.transcriber import Transcriber
+    from assistant.core.base.errors import AssistantError
+    from assistant.core.voice.capture import Recorder
+    from assistant.core.voice.dictation import Dictation
+    from assistant.core.voice.transcriber import Transcriber
 
     settings = common.settings()
     voice = settings.voice
@@ -95,7 +95,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def _list_devices(current: str | None) -> int:
-    from assistant.core.audio_capture import input_devices
+    from assistant.core.voice.capture import input_devices
 
     names = input_devices()
     if not names:

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 
-from assistant.core.errors import AssistantError
-from assistant.core.settings import Settings
+from assistant.core.base.errors import AssistantError
+from assistant.core.config.settings import Settings
 
 if TYPE_CHECKING:
-    from assistant.core.engine_runner import ChunkStream, Task
+    from assistant.core.engine.runner import ChunkStream, Task
     from assistant.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ class ApiControl(QObject):
             self.start(settings.api.port)
 
     def start(self, port: int) -> None:
-        from assistant.core.api_server import ApiApp, ApiServer
-        from assistant.core.api_token import get_token
+        from assistant.core.api.server import ApiApp, ApiServer
+        from assistant.core.api.token import get_token
 
         w = self.window
         paths = w.paths

@@ -25,10 +25,10 @@ def has_display() -> bool:
 
 
 def create_window(app):  # -> MainWindow
-    from assistant.core.errors import SettingsError
-    from assistant.core.history import HistoryStore
-    from assistant.core.paths import get_paths
-    from assistant.core.settings import Settings, load_settings
+    from assistant.core.base.errors import SettingsError
+    from assistant.core.base.paths import get_paths
+    from assistant.core.config.settings import Settings, load_settings
+    from assistant.core.history.store import HistoryStore
     from assistant.ui.main_window import MainWindow
 
     paths = get_paths().ensure()
@@ -50,8 +50,8 @@ def offer_restore(problem: str) -> bool:
     """A damaged history at start: offer the newest good backup. True when restored."""
     from PySide6.QtWidgets import QMessageBox
 
-    from assistant.core import backups
-    from assistant.core.paths import get_paths
+    from assistant.core.base.paths import get_paths
+    from assistant.core.history import backups
 
     paths = get_paths()
     newest = backups.newest_good(paths.backups_dir)
@@ -79,7 +79,7 @@ def offer_restore(problem: str) -> bool:
 
 def install_error_hook(window) -> None:
     """An exception in a slot is logged and shown in the status bar; the app stays up."""
-    from assistant.core.errors import AssistantError
+    from assistant.core.base.errors import AssistantError
 
     def hook(exc_type, exc, tb) -> None:
         if issubclass(exc_type, KeyboardInterrupt):
@@ -104,8 +104,8 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from assistant.core.errors import AssistantError, HistoryDamagedError
-    from assistant.core.paths import get_paths
+    from assistant.core.base.errors import AssistantError, HistoryDamagedError
+    from assistant.core.base.paths import get_paths
     from assistant.ui.single_instance import InstanceServer
 
     request = request or {"cmd": "show"}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-from assistant.core.settings import Settings
+from assistant.core.config.settings import Settings
 from assistant.ui.api_control import ApiControl
 from assistant.ui.global_hotkeys import GlobalHotkeys
 from assistant.ui.quick_prompt import QuickPrompt

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.settings import SAMPLING_FALLBACK, Persona, Settings
+from assistant.core.config.settings import SAMPLING_FALLBACK, Persona, Settings
 
 
 def _microphones() -> list[str]:
-    from assistant.core.audio_capture import input_devices
-    from assistant.core.errors import AssistantError
+    from assistant.core.base.errors import AssistantError
+    from assistant.core.voice.capture import input_devices
 
     try:
         return input_devices()
@@ -170,8 +170,8 @@ class SettingsDialog(QDialog):
         self._show_token()
 
     def _show_token(self) -> None:
-        from assistant.core.api_token import ENV, env_token, get_token
-        from assistant.core.paths import get_paths
+        from assistant.core.api.token import ENV, env_token, get_token
+        from assistant.core.base.paths import get_paths
 
         paths = get_paths()
         if env_token() or paths.api_token_file.exists() or self.api_on.isChecked():
@@ -180,8 +180,8 @@ class SettingsDialog(QDialog):
         self.api_token.setToolTip(f"Set by {ENV}" if env_token() else "")
 
     def _new_token(self, confirm: bool = False) -> None:
-        from assistant.core.api_token import regenerate_token
-        from assistant.core.paths import get_paths
+        from assistant.core.api.token import regenerate_token
+        from assistant.core.base.paths import get_paths
 
         if confirm and (
             QMessageBox.question(

@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.doc_readers import SUPPORTED_SUFFIXES
-from assistant.core.documents import Document, plural
-from assistant.core.errors import AssistantError
-from assistant.core.memory_service import MemoryService
+from assistant.core.base.errors import AssistantError
+from assistant.core.documents.readers import SUPPORTED_SUFFIXES
+from assistant.core.documents.store import Document, plural
+from assistant.core.memory.service import MemoryService
 from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
 
 log = logging.getLogger(__name__)

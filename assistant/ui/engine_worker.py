@@ -15,13 +15,10 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from assistant.core.cpu_threads import run_in_background
-from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
-from assistant.core.memory_service import MemoryService
-from assistant.core.paths import Paths
-from assistant.core.settings import Settings
-from assistant.core.types import (
+from assistant.core.base.cpu_threads import run_in_background
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.paths import Paths
+from assistant.core.base.types import (
     CancelToken,
     ContextNotice,
     Done,
@@ -29,6 +26,9 @@ from assistant.core.types import (
     RecallNotice,
     TextChunk,
 )
+from assistant.core.config.settings import Settings
+from assistant.core.history.store import HistoryStore
+from assistant.core.memory.service import MemoryService
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class EngineWorker(QObject):
         previous = self._loaded_settings if self._engine is not None else None
         if previous is not None and not (settings.model.remote_url and model_path is None):
             try:
-                from assistant.core.model_files import check_choice
+                from assistant.core.models.model_files import check_choice
 
                 check_choice(model_path if model_path is not None else settings.model.path)
             except AssistantError as e:
@@ -111,8 +111,8 @@ class EngineWorker(QObject):
         self.loaded.emit(self._engine.describe())
 
     def _open(self, settings: Settings, model_path: str | None) -> bool:
-        from assistant.core.chat import ChatService
-        from assistant.core.engine import open_engine
+        from assistant.core.chat.service import ChatService
+        from assistant.core.engine.llama import open_engine
 
         try:
             if self._engine is not None:
@@ -160,7 +160,7 @@ class EngineWorker(QObject):
     @Slot(object)
     def run(self, job: Job) -> None:
         if job.action == "api":  # an API request: queued here like the window's own
-            from assistant.core.engine_runner import run_task
+            from assistant.core.engine.runner import run_task
 
             run_task(self._engine, *job.task)
             return

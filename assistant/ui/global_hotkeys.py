@@ -23,7 +23,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
-from assistant.core.hotkey_spec import Hotkey, parse_hotkey
+from assistant.core.config.hotkey_spec import Hotkey, parse_hotkey
 
 log = logging.getLogger(__name__)
 

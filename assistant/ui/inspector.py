@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from assistant.core.errors import AssistantError
-from assistant.core.history import HistoryStore
+from assistant.core.base.errors import AssistantError
+from assistant.core.history.store import HistoryStore
 
 ROWS = [
     ("system_tokens", "System prompt"),

@@ -20,10 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.history import HistoryStore, Message
-from assistant.core.paths import Paths
-from assistant.core.settings import Settings
-from assistant.core.types import Done
+from assistant.core.base.paths import Paths
+from assistant.core.base.types import Done
+from assistant.core.config.settings import Settings
+from assistant.core.history.store import HistoryStore, Message
 from assistant.ui import markdown_render
 from assistant.ui.composer import Composer
 from assistant.ui.engine_worker import EngineThread, Job

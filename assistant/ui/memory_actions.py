@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
-from assistant.core.errors import AssistantError
-from assistant.core.memories import MemoryStore
-from assistant.core.remember import to_third_person
-from assistant.core.types import MemoryNotice
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.types import MemoryNotice
+from assistant.core.memory.remember import to_third_person
+from assistant.core.memory.store import MemoryStore
 
 if TYPE_CHECKING:
     from assistant.ui.documents_window import DocumentsWindow
@@ -216,7 +216,7 @@ class MemoryActions(QObject):
 
     def _search_by_meaning(self, query: str) -> list[int]:
         """For the memory window's search thread; nothing until memory has loaded."""
-        from assistant.core.recall import search
+        from assistant.core.memory.recall import search
 
         svc = self.w.engine.worker.memory
         if not svc.knowledge.ready:

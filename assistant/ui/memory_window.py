@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.errors import AssistantError
-from assistant.core.memories import Memory, MemoryStore
-from assistant.core.remember import to_third_person
+from assistant.core.base.errors import AssistantError
+from assistant.core.memory.remember import to_third_person
+from assistant.core.memory.store import Memory, MemoryStore
 from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.history import Message
+from assistant.core.history.store import Message
 from assistant.ui import markdown_render
 
 RENDER_INTERVAL_MS = 50  # at most ~20 re-renders a second while streaming

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from assistant.core.errors import AssistantError
-from assistant.core.types import CancelToken
+from assistant.core.base.errors import AssistantError
+from assistant.core.base.types import CancelToken
 
 if TYPE_CHECKING:
     from assistant.ui.main_window import MainWindow
@@ -94,7 +94,7 @@ class ModelsWindow(QDialog):
     # -- the list ------------------------------------------------------------------
 
     def _find_hardware(self) -> None:
-        from assistant.core.hardware import detect
+        from assistant.core.models.hardware import detect
 
         try:
             self._detect.found.emit(detect(), None)
@@ -103,8 +103,8 @@ class ModelsWindow(QDialog):
             self._detect.found.emit(None, f"Could not look at this computer: {e}.")
 
     def _fill(self, hw, error: str | None) -> None:  # hw: Hardware | None
-        from assistant.core.catalog import gb, load_catalog, with_fit
-        from assistant.core.hardware import Hardware
+        from assistant.core.models.catalog import gb, load_catalog, with_fit
+        from assistant.core.models.hardware import Hardware
 
         try:
             rows = with_fit(load_catalog(), hw or Hardware(ram_mb=0, cpu_cores=1))
@@ -189,7 +189,7 @@ class ModelsWindow(QDialog):
         ).start()
 
     def _run(self, row: dict, job: _Download, cancel: CancelToken) -> None:
-        from assistant.core.downloads import download
+        from assistant.core.models.downloads import download
 
         try:
             path = download(

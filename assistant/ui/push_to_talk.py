@@ -18,9 +18,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from assistant.core.cpu_threads import run_in_background
-from assistant.core.errors import AssistantError
-from assistant.core.settings import VoiceSettings
+from assistant.core.base.cpu_threads import run_in_background
+from assistant.core.base.errors import AssistantError
+from assistant.core.config.settings import VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class PushToTalk(QObject):
             log.info("push-to-talk not preloaded: %s", e)
 
     def _recorder_for(self, voice: VoiceSettings) -> Any:
-        from assistant.core.audio_capture import Recorder
+        from assistant.core.voice.capture import Recorder
 
         with self._mic_lock:
             wanted = (voice.input_device, voice.pre_roll_ms, voice.max_seconds)
@@ -136,7 +136,7 @@ class PushToTalk(QObject):
             return self._recorder
 
     def _load_transcriber(self) -> Any:
-        from assistant.core.transcriber import Transcriber
+        from assistant.core.voice.transcriber import Transcriber
 
         voice = self._settings()
         with self._load_lock:
@@ -163,7 +163,7 @@ class PushToTalk(QObject):
         return True
 
     def _start(self) -> None:
-        from assistant.core.dictation import Dictation
+        from assistant.core.voice.dictation import Dictation
 
         voice = self._settings()
         recorder = None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.types import Done
+from assistant.core.base.types import Done
 from assistant.ui import markdown_render
 from assistant.ui.icons import app_icon
 from assistant.ui.widgets import level_meter, meter_value

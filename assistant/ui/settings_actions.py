@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QFileSystemWatcher, QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from assistant.core import starter
-from assistant.core.errors import AssistantError
-from assistant.core.models import gguf_files
-from assistant.core.settings import (
+from assistant.core.base import starter
+from assistant.core.base.errors import AssistantError
+from assistant.core.config.settings import (
     ModelSettings,
     Settings,
     load_settings,
     save_settings,
     use_local_model,
 )
+from assistant.core.engine.model_path import gguf_files
 from assistant.ui.dialogs import PersonaDialog, SettingsDialog
 
 if TYPE_CHECKING:

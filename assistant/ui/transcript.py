@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 
-from assistant.core.history import HistoryStore, Message
+from assistant.core.history.store import HistoryStore, Message
 from assistant.ui.message_view import ChatView, MessageWidget
 
 FIRST_PAINT = 3  # messages shown at once when a conversation opens

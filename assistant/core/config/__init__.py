@@ -1,0 +1,1 @@
+"""The user's settings: one pydantic model per section, saved atomically as settings.json."""

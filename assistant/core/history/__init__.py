@@ -1,0 +1,1 @@
+"""The SQLite history, the source of truth: connection, migrations, backups, conversations, export and import."""

@@ -1,0 +1,1 @@
+"""Voice input: the microphone, transcription with faster-whisper, dictation."""
