@@ -51,7 +51,7 @@ def socket_path() -> Path:
 
 
 def ping() -> dict | None:
-    from assistant.ui.single_instance import send
+    from assistant.ui.shell.single_instance import send
 
     return send(socket_path(), {"cmd": "ping"}, 500)
 

@@ -32,8 +32,8 @@ def app_with_api(qtbot, assistant_home, tmp_path):
     from PySide6.QtWidgets import QApplication
 
     from assistant.ui.app import create_window
-    from assistant.ui.desktop import Desktop
-    from assistant.ui.single_instance import InstanceServer
+    from assistant.ui.shell.desktop import Desktop
+    from assistant.ui.shell.single_instance import InstanceServer
 
     port = free_port()
     get_paths().ensure().settings_file.write_text(
@@ -92,7 +92,7 @@ def test_the_app_serves_its_own_model_and_queues_with_the_window(qtbot, app_with
     assert not any("France" in t for t in texts)
 
     # The Settings dialog shows the key; "New key" replaces it at once.
-    from assistant.ui.dialogs import SettingsDialog
+    from assistant.ui.dialogs.settings_dialog import SettingsDialog
 
     dlg = SettingsDialog(w.settings)
     qtbot.addWidget(dlg)

@@ -99,7 +99,7 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
 
 
 def test_the_inspector_names_where_recalled_text_came_from():
-    from assistant.ui.inspector import recall_labels
+    from assistant.ui.chat.inspector import recall_labels
 
     items = [
         {"kind": "memory", "label": "memory"},

@@ -45,7 +45,7 @@ def wait(qtbot, predicate, seconds: float, what: str) -> None:
 
 
 def test_download_use_and_chat(qtbot, window, hub):
-    from assistant.ui.models_window import ModelsWindow
+    from assistant.ui.dialogs.models_window import ModelsWindow
 
     w = window
     dlg = ModelsWindow(w)
@@ -75,7 +75,7 @@ def test_download_use_and_chat(qtbot, window, hub):
 
 
 def test_cancel_keeps_a_partial_download(qtbot, window, hub):
-    from assistant.ui.models_window import ModelsWindow
+    from assistant.ui.dialogs.models_window import ModelsWindow
 
     dlg = ModelsWindow(window)
     qtbot.addWidget(dlg)

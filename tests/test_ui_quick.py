@@ -30,7 +30,7 @@ def window(qtbot, assistant_home):
 
 @pytest.fixture
 def quick(qtbot, window):
-    from assistant.ui.quick_prompt import QuickPrompt
+    from assistant.ui.quick.quick_prompt import QuickPrompt
 
     q = QuickPrompt(window)
     qtbot.addWidget(q)
@@ -111,7 +111,7 @@ def test_quick_prompt_and_window_answers_do_not_mix(qtbot, window, quick):
 
 
 def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
-    from assistant.ui.quick_prompt import with_context
+    from assistant.ui.quick.quick_prompt import with_context
 
     q = quick
     QGuiApplication.clipboard().setText("def add(a, b): return a + b")
@@ -129,9 +129,9 @@ def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
 def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, tmp_path):
     from PySide6.QtWidgets import QApplication
 
-    from assistant.ui.desktop import Desktop
-    from assistant.ui.single_instance import InstanceServer
-    from assistant.ui.tray import NO_TRAY
+    from assistant.ui.shell.desktop import Desktop
+    from assistant.ui.shell.single_instance import InstanceServer
+    from assistant.ui.shell.tray import NO_TRAY
 
     app = QApplication.instance()
     server = InstanceServer(tmp_path / "instance.sock")

@@ -6,8 +6,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication
 
 from assistant.core.history.store import Message
-from assistant.ui import markdown_render
-from assistant.ui.message_view import ChatView, MessageWidget
+from assistant.ui.chat.message_view import ChatView, MessageWidget
+from assistant.ui.common import markdown_render
 
 ANSWER = "Use this:\n\n```python\nprint('hi')\n```\n\nand `x`."
 

@@ -7,7 +7,7 @@ from assistant.core.config.settings import Settings
 
 
 def test_hotkeys_and_microphone_in_the_settings_dialog(qtbot):
-    from assistant.ui.dialogs import SettingsDialog
+    from assistant.ui.dialogs.settings_dialog import SettingsDialog
 
     dlg = SettingsDialog(Settings())
     qtbot.addWidget(dlg)
@@ -35,7 +35,7 @@ def test_hotkeys_and_microphone_in_the_settings_dialog(qtbot):
 
 
 def test_a_saved_microphone_that_is_gone_stays_selected(qtbot):
-    from assistant.ui.dialogs import SettingsDialog
+    from assistant.ui.dialogs.settings_dialog import SettingsDialog
 
     s = Settings.model_validate({"voice": {"input_device": "USB headset"}})
     dlg = SettingsDialog(s)
@@ -69,7 +69,7 @@ def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistan
 
 
 def test_context_threads_and_template_can_be_saved_for_one_model(qtbot):
-    from assistant.ui.dialogs import SettingsDialog
+    from assistant.ui.dialogs.settings_dialog import SettingsDialog
 
     s = Settings.model_validate(
         {"model": {"n_ctx": 4096, "per_model": {"big.gguf": {"n_ctx": 8192, "n_threads": 3}}}}

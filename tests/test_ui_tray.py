@@ -199,7 +199,7 @@ GRABBER = textwrap.dedent(
 
 def test_a_hotkey_taken_by_another_program_is_reported(xvfb, monkeypatch):
     from assistant.core.config.hotkey_spec import parse_hotkey
-    from assistant.ui.global_hotkeys import _X11Keys
+    from assistant.ui.shell.global_hotkeys import _X11Keys
 
     monkeypatch.setenv("DISPLAY", xvfb)
     other = subprocess.Popen([sys.executable, "-c", GRABBER], stdout=subprocess.PIPE, text=True)

@@ -29,7 +29,7 @@ def create_window(app):  # -> MainWindow
     from assistant.core.base.paths import get_paths
     from assistant.core.config.settings import Settings, load_settings
     from assistant.core.history.store import HistoryStore
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
     paths = get_paths().ensure()
     problem = None
@@ -106,7 +106,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
 
     from assistant.core.base.errors import AssistantError, HistoryDamagedError
     from assistant.core.base.paths import get_paths
-    from assistant.ui.single_instance import InstanceServer
+    from assistant.ui.shell.single_instance import InstanceServer
 
     request = request or {"cmd": "show"}
     app = QApplication.instance() or QApplication(argv or sys.argv[:1])
@@ -128,8 +128,8 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
         server.close()
         QMessageBox.critical(None, "Assistant", str(e))
         return 1
-    from assistant.ui.desktop import Desktop
-    from assistant.ui.icons import app_icon
+    from assistant.ui.common.icons import app_icon
+    from assistant.ui.shell.desktop import Desktop
 
     app.setWindowIcon(app_icon())
     install_error_hook(window)
@@ -152,8 +152,8 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
         QTimer.singleShot(0, desktop.quit)
     code = app.exec()
     desktop.close()
-    from assistant.ui.documents_window import wait_for_scans
-    from assistant.ui.engine_worker import engine_threads_running
+    from assistant.ui.dialogs.documents_window import wait_for_scans
+    from assistant.ui.services.engine_client import engine_threads_running
 
     # A document scan commits file by file; give it a moment, then leave anyway.
     if not wait_for_scans(timeout_ms=5_000) or engine_threads_running():

@@ -33,7 +33,14 @@ from assistant.core.base.errors import AssistantError
 from assistant.core.documents.readers import SUPPORTED_SUFFIXES
 from assistant.core.documents.store import Document, plural
 from assistant.core.memory.service import MemoryService
-from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
+from assistant.ui.common.widgets import (
+    EMPTY_STYLE,
+    ERROR_STYLE,
+    ask_yes_no,
+    button_row,
+    make_button,
+    note,
+)
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
 if TYPE_CHECKING:
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 
 def build_menus(w: MainWindow) -> QMenu:

@@ -18,10 +18,10 @@ from assistant.core.config.settings import (
     use_local_model,
 )
 from assistant.core.engine.model_path import gguf_files
-from assistant.ui.dialogs import PersonaDialog, SettingsDialog
+from assistant.ui.dialogs.settings_dialog import PersonaDialog, SettingsDialog
 
 if TYPE_CHECKING:
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 
 class SettingsActions:
@@ -122,7 +122,7 @@ class SettingsActions:
         menu.addAction("Choose a GGUF file…", self.browse_model)
 
     def open_models_window(self) -> None:
-        from assistant.ui.models_window import ModelsWindow
+        from assistant.ui.dialogs.models_window import ModelsWindow
 
         dlg = ModelsWindow(self.w)
         dlg.show()

@@ -23,7 +23,7 @@ from assistant.core.base.errors import AssistantError
 from assistant.core.base.types import CancelToken
 
 if TYPE_CHECKING:
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

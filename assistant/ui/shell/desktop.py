@@ -10,14 +10,14 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from assistant.core.config.settings import Settings
-from assistant.ui.api_control import ApiControl
-from assistant.ui.global_hotkeys import GlobalHotkeys
-from assistant.ui.quick_prompt import QuickPrompt
-from assistant.ui.single_instance import InstanceServer
-from assistant.ui.tray import NO_TRAY, Tray
+from assistant.ui.quick.quick_prompt import QuickPrompt
+from assistant.ui.services.api_control import ApiControl
+from assistant.ui.shell.global_hotkeys import GlobalHotkeys
+from assistant.ui.shell.single_instance import InstanceServer
+from assistant.ui.shell.tray import NO_TRAY, Tray
 
 if TYPE_CHECKING:
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

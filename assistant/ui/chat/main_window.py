@@ -24,18 +24,18 @@ from assistant.core.base.paths import Paths
 from assistant.core.base.types import Done
 from assistant.core.config.settings import Settings
 from assistant.core.history.store import HistoryStore, Message
-from assistant.ui import markdown_render
-from assistant.ui.composer import Composer
-from assistant.ui.engine_worker import EngineThread, Job
-from assistant.ui.inspector import PromptInspector, left_out_texts
-from assistant.ui.memory_actions import MemoryActions
-from assistant.ui.menus import build_menus
-from assistant.ui.message_view import ChatView, MessageWidget
-from assistant.ui.push_to_talk import PushToTalk
-from assistant.ui.settings_actions import SettingsActions
-from assistant.ui.sidebar import Sidebar
-from assistant.ui.transcript import Transcript
-from assistant.ui.voice_input import VoiceInput
+from assistant.ui.chat.composer import Composer
+from assistant.ui.chat.inspector import PromptInspector, left_out_texts
+from assistant.ui.chat.memory_actions import MemoryActions
+from assistant.ui.chat.menus import build_menus
+from assistant.ui.chat.message_view import ChatView, MessageWidget
+from assistant.ui.chat.settings_actions import SettingsActions
+from assistant.ui.chat.sidebar import Sidebar
+from assistant.ui.chat.transcript import Transcript
+from assistant.ui.chat.voice_input import VoiceInput
+from assistant.ui.common import markdown_render
+from assistant.ui.services.engine_client import EngineThread, Job
+from assistant.ui.services.push_to_talk import PushToTalk
 
 log = logging.getLogger(__name__)
 

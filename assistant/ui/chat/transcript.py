@@ -12,7 +12,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 
 from assistant.core.history.store import HistoryStore, Message
-from assistant.ui.message_view import ChatView, MessageWidget
+from assistant.ui.chat.message_view import ChatView, MessageWidget
 
 FIRST_PAINT = 3  # messages shown at once when a conversation opens
 OLDER_BATCH = 1  # older messages added per event-loop turn after that (~10 ms each)

@@ -26,13 +26,13 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.core.base.types import Done
-from assistant.ui import markdown_render
-from assistant.ui.icons import app_icon
-from assistant.ui.widgets import level_meter, meter_value
+from assistant.ui.common import markdown_render
+from assistant.ui.common.icons import app_icon
+from assistant.ui.common.widgets import level_meter, meter_value
 
 if TYPE_CHECKING:
-    from assistant.ui.engine_worker import Job
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
+    from assistant.ui.services.engine_client import Job
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from assistant.core.config.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.core.engine.runner import ChunkStream, Task
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QToolButton
 
-from assistant.ui.push_to_talk import PushToTalk
-from assistant.ui.widgets import level_meter, meter_value
+from assistant.ui.common.widgets import level_meter, meter_value
+from assistant.ui.services.push_to_talk import PushToTalk
 
 if TYPE_CHECKING:
-    from assistant.ui.main_window import MainWindow
+    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
-from assistant.ui.icons import app_icon
+from assistant.ui.common.icons import app_icon
 
 if TYPE_CHECKING:
-    from assistant.ui.desktop import Desktop
+    from assistant.ui.shell.desktop import Desktop
 
 log = logging.getLogger(__name__)
 

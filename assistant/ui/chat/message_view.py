@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.core.history.store import Message
-from assistant.ui import markdown_render
+from assistant.ui.common import markdown_render
 
 RENDER_INTERVAL_MS = 50  # at most ~20 re-renders a second while streaming
 STATUS_NOTES = {"stopped": "stopped", "interrupted": "interrupted", "error": "failed"}
@@ -175,7 +175,7 @@ class MessageWidget(QFrame):
         self.set_text(self.text + piece)
 
     def set_sources(self, items: list[dict]) -> None:
-        from assistant.ui.memory_actions import sources_html
+        from assistant.ui.chat.memory_actions import sources_html
 
         text = sources_html(items)
         self.sources.setText(text)

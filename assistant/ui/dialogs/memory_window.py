@@ -30,7 +30,14 @@ from PySide6.QtWidgets import (
 from assistant.core.base.errors import AssistantError
 from assistant.core.memory.remember import to_third_person
 from assistant.core.memory.store import Memory, MemoryStore
-from assistant.ui.widgets import EMPTY_STYLE, ERROR_STYLE, ask_yes_no, button_row, make_button, note
+from assistant.ui.common.widgets import (
+    EMPTY_STYLE,
+    ERROR_STYLE,
+    ask_yes_no,
+    button_row,
+    make_button,
+    note,
+)
 
 log = logging.getLogger(__name__)
 

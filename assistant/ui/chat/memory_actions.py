@@ -21,9 +21,9 @@ from assistant.core.memory.remember import to_third_person
 from assistant.core.memory.store import MemoryStore
 
 if TYPE_CHECKING:
-    from assistant.ui.documents_window import DocumentsWindow
-    from assistant.ui.main_window import MainWindow
-    from assistant.ui.memory_window import MemoryWindow
+    from assistant.ui.chat.main_window import MainWindow
+    from assistant.ui.dialogs.documents_window import DocumentsWindow
+    from assistant.ui.dialogs.memory_window import MemoryWindow
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class MemoryActions(QObject):
     # -- windows -----------------------------------------------------------------
 
     def open_memory_window(self) -> None:
-        from assistant.ui.memory_window import MemoryWindow
+        from assistant.ui.dialogs.memory_window import MemoryWindow
 
         if self._memory_window is None:
             self._memory_window = MemoryWindow(self.memories, self.w, self._search_by_meaning)
@@ -226,7 +226,7 @@ class MemoryActions(QObject):
         return [i.id for i in hits]
 
     def open_documents_window(self) -> None:
-        from assistant.ui.documents_window import DocumentsWindow
+        from assistant.ui.dialogs.documents_window import DocumentsWindow
 
         if self._documents_window is None:
             self._documents_window = DocumentsWindow(self.w.engine.worker.memory, self.w)

@@ -1,0 +1,1 @@
+"""Small pieces every view uses: icons drawn in code, widget builders, markdown rendering."""

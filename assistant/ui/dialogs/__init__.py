@@ -1,0 +1,1 @@
+"""The windows opened from the menus: settings and persona, models, memories, documents."""
