@@ -48,7 +48,7 @@ def app_with_api(qtbot, assistant_home, tmp_path):
     qtbot.addWidget(w)
     server = InstanceServer(tmp_path / "instance.sock")
     assert server.claim() is None
-    desktop = Desktop(QApplication.instance(), w, server)
+    desktop = Desktop(QApplication.instance(), w, w.services, server)
     yield w, desktop, port
     desktop.close()
     desktop.quick.close()
@@ -122,6 +122,6 @@ def test_a_taken_port_is_a_banner_and_the_app_stays_up(qtbot, app_with_api):
         other.listen()
         desktop.apply_settings(w.settings)
         assert not desktop.api.running
-        assert w._banner_kind == "api" and f"127.0.0.1:{port}" in w.banner.text()
+        assert w.messages.banner_kind == "api" and f"127.0.0.1:{port}" in w.banner.text()
     w.submit("What is the capital of France?")
     wait(qtbot, lambda: w.streaming is None and w.conversation_id is not None, 120, "an answer")

@@ -19,9 +19,9 @@ from assistant.core.memory.embedder import Embedder
 from assistant.core.memory.knowledge import Knowledge
 from assistant.core.memory.service import MemoryService
 from assistant.core.memory.store import MemoryStore
+from assistant.ui.dialogs import documents_window
 from assistant.ui.dialogs.documents_window import DocumentsWindow
 from assistant.ui.dialogs.memory_window import EMPTY_TEXT, META_ROLE, MemoryWindow
-from assistant.ui.dialogs.settings_dialog import documents_window
 
 pytestmark = pytest.mark.timeout(180)
 SCAN_MS = 60_000

@@ -45,10 +45,10 @@ def wait(qtbot, predicate, seconds: float, what: str) -> None:
 
 
 def test_download_use_and_chat(qtbot, window, hub):
-    from assistant.ui.dialogs.models_window import ModelsWindow
 
     w = window
-    dlg = ModelsWindow(w)
+    w.settings_actions.open_models_window()  # Settings → Get models…
+    dlg = w.settings_actions.models_window
     qtbot.addWidget(dlg)
     wait(qtbot, lambda: dlg.rows, 30, "the hardware check (on a thread) and the list")
     assert dlg.hardware.text().startswith("This computer:")
@@ -75,9 +75,9 @@ def test_download_use_and_chat(qtbot, window, hub):
 
 
 def test_cancel_keeps_a_partial_download(qtbot, window, hub):
-    from assistant.ui.dialogs.models_window import ModelsWindow
 
-    dlg = ModelsWindow(window)
+    window.settings_actions.open_models_window()
+    dlg = window.settings_actions.models_window
     qtbot.addWidget(dlg)
     dlg.select(ENTRY)  # before the list is filled: it is selected once it is
     wait(qtbot, lambda: dlg.current is not None, 30, "the list")
@@ -86,8 +86,8 @@ def test_cancel_keeps_a_partial_download(qtbot, window, hub):
     dlg.cancel_download()
     wait(qtbot, lambda: dlg._job is None, 60, "the download to stop")
     assert "stopped" in dlg.status.text() and "resume" in dlg.status.text()
-    part = window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf.part"
+    part = window.services.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf.part"
     assert (
         "will be resumed" in dlg.summary.text() and dlg.download_btn.text() == "Resume download"
     ) or not part.exists()
-    assert not (window.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf").exists()
+    assert not (window.services.paths.models_dir / "qwen2.5-0.5b-instruct-q4_k_m.gguf").exists()

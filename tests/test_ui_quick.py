@@ -31,8 +31,10 @@ def window(qtbot, assistant_home):
 @pytest.fixture
 def quick(qtbot, window):
     from assistant.ui.quick.quick_prompt import QuickPrompt
+    from assistant.ui.shell.desktop import connect_quick
 
-    q = QuickPrompt(window)
+    q = QuickPrompt(window.services)
+    connect_quick(q, window)
     qtbot.addWidget(q)
     return q
 
@@ -121,7 +123,7 @@ def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
     q.context_box.setChecked(True)
     q.ask("Explain this code.")
     wait_answer(qtbot, q)
-    question = q.host.store.thread(q.conversation_id)[0].content
+    question = window.store.thread(q.conversation_id)[0].content
     assert question.startswith("Explain this code.") and "def add(a, b): return a + b" in question
     assert len(with_context("q", "x" * 20_000)) < 8_100  # a huge selection is cut
 
@@ -136,7 +138,7 @@ def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, t
     app = QApplication.instance()
     server = InstanceServer(tmp_path / "instance.sock")
     assert server.claim() is None and server.listening
-    desktop = Desktop(app, window, server)
+    desktop = Desktop(app, window, window.services, server)
     try:
         assert desktop.tray is None and desktop.problems == [NO_TRAY]  # offscreen: no tray
         assert window.statusBar().currentMessage() == NO_TRAY

@@ -53,7 +53,7 @@ def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistan
     qtbot.addWidget(w)
     try:
         changed: list = []
-        w.settings_changed.connect(changed.append)
+        w.live.changed.connect(lambda new, _old: changed.append(new))
         r = run_cli("settings", "set", "voice.send_on_release", "true")
         assert r.returncode == 0, r.stderr
         deadline = time.time() + 10
@@ -61,7 +61,7 @@ def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistan
             qtbot.wait(50)
         assert w.settings.voice.send_on_release and changed
         # A broken file on disk: said once, the window keeps what it has.
-        w.paths.settings_file.write_text("{ not json")
+        w.services.paths.settings_file.write_text("{ not json")
         qtbot.waitUntil(lambda: "not valid JSON" in w.statusBar().currentMessage(), timeout=10_000)
         assert w.settings.voice.send_on_release
     finally:

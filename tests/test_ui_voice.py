@@ -72,7 +72,7 @@ def test_ctrl_space_puts_the_words_into_the_input(qtbot, window, sound_server, t
 
 def test_mic_button_and_send_on_release(qtbot, window, sound_server, tmp_path):
     w = window
-    w.settings = w.settings.model_copy(
+    w.live.current = w.settings.model_copy(
         update={"voice": w.settings.voice.model_copy(update={"send_on_release": True})}
     )
     qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
@@ -144,7 +144,7 @@ def test_speech_model_preloads_and_a_bad_microphone_is_a_short_banner(qtbot, win
     while not w.ptt.model_loaded and time.time() < deadline:
         qtbot.wait(100)
     assert w.ptt.model_loaded
-    w.settings = w.settings.model_copy(
+    w.live.current = w.settings.model_copy(
         update={"voice": w.settings.voice.model_copy(update={"input_device": "no such mic"})}
     )
     w.voice.button.pressed.emit()

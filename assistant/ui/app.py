@@ -25,11 +25,19 @@ def has_display() -> bool:
 
 
 def create_window(app):  # -> MainWindow
+    """The composition root: the shared services, then the window over them
+    (``window.services``; the desktop around it is built in ``run``)."""
     from assistant.core.base.errors import SettingsError
     from assistant.core.base.paths import get_paths
     from assistant.core.config.settings import Settings, load_settings
     from assistant.core.history.store import HistoryStore
+    from assistant.core.memory.service import MemoryService
     from assistant.ui.chat.main_window import MainWindow
+    from assistant.ui.common.message import Messages
+    from assistant.ui.services.engine_client import EngineThread
+    from assistant.ui.services.live_settings import LiveSettings
+    from assistant.ui.services.parts import AppServices
+    from assistant.ui.services.push_to_talk import PushToTalk
 
     paths = get_paths().ensure()
     problem = None
@@ -40,9 +48,20 @@ def create_window(app):  # -> MainWindow
     store = HistoryStore(paths.history_db, paths.backups_dir)
     # The hourly backup, when due, on a thread of its own (it uses its own connection).
     threading.Thread(target=store.backup_if_due, name="backup", daemon=True).start()
-    window = MainWindow(paths, settings, store)
+    messages = Messages()
+    live = LiveSettings(paths, settings, messages)
+    # The engine thread's own connection (thread-safe); memory works through it.
+    engine_store = HistoryStore(paths.history_db, paths.backups_dir)
+    memory = MemoryService(engine_store, paths, settings.memory)
+    engine = EngineThread(engine_store, memory, live)
+    ptt = PushToTalk(lambda: live.current.voice)
+    ptt.open_microphone()  # now, not after the models: a first press keeps its words
+    services = AppServices(paths, store, messages, live, engine, memory, ptt)
+    window = MainWindow(services)
+    for part in (messages, live, engine, ptt):
+        part.setParent(window)  # they live as long as the window
     if problem:
-        window.show_banner(f"{problem}\nUsing default settings until it is fixed.", "settings")
+        messages.show_banner(f"{problem}\nUsing default settings until it is fixed.", "settings")
     return window
 
 
@@ -90,7 +109,7 @@ def install_error_hook(window) -> None:
         else:
             log.error("unexpected error in the window", exc_info=(exc_type, exc, tb))
             message = f"Something went wrong: {exc_type.__name__}: {exc}. Details are in the log."
-        window.statusBar().showMessage(message, 15000)
+        window.services.messages.info(message, 15000)
 
     sys.excepthook = hook
 
@@ -133,7 +152,7 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
 
     app.setWindowIcon(app_icon())
     install_error_hook(window)
-    desktop = Desktop(app, window, server)
+    desktop = Desktop(app, window, window.services, server)
     # SIGTERM (logout, `kill`) quits like the tray's Quit: the socket is removed and
     # a running answer is saved. Python sees signals only when it runs, so wake it.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -20,22 +20,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.base.paths import Paths
 from assistant.core.base.types import Done
 from assistant.core.config.settings import Settings
-from assistant.core.history.store import HistoryStore, Message
+from assistant.core.history.store import Message
 from assistant.ui.chat.composer import Composer
 from assistant.ui.chat.inspector import PromptInspector, left_out_texts
 from assistant.ui.chat.memory_actions import MemoryActions
-from assistant.ui.chat.menus import build_menus
+from assistant.ui.chat.menus import MenuActions, build_menus
 from assistant.ui.chat.message_view import ChatView, MessageWidget
 from assistant.ui.chat.settings_actions import SettingsActions
 from assistant.ui.chat.sidebar import Sidebar
 from assistant.ui.chat.transcript import Transcript
 from assistant.ui.chat.voice_input import VoiceInput
 from assistant.ui.common import markdown_render
-from assistant.ui.services.engine_client import EngineThread, Job
-from assistant.ui.services.push_to_talk import PushToTalk
+from assistant.ui.services.engine_client import Job
+from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +42,12 @@ PREFILL_PAUSE_MS = 400  # a pause this long in typing starts reading the draft a
 
 
 class MainWindow(QMainWindow):
-    settings_changed = Signal(object)  # the new Settings, after they were saved
-
-    def __init__(self, paths: Paths, settings: Settings, store: HistoryStore) -> None:
+    def __init__(self, services: AppServices) -> None:
         super().__init__()
-        self.paths, self.settings, self.store = paths, settings, store
+        self.services = services
+        self.store, self.engine, self.ptt = services.store, services.engine, services.ptt
+        self.live, self.messages = services.live, services.messages
+        store = self.store
         self.setWindowTitle("Assistant")
         self.resize(1100, 760)
         self.editing_id: int | None = None
@@ -55,12 +55,10 @@ class MainWindow(QMainWindow):
         self.job: Job | None = None  # the answer this window is showing
         self.keep_running = lambda: False  # True: closing hides the window (tray)
         self.quit_app = self.close  # Quit (Ctrl+Q); the desktop quits the whole app
-        self.model_info: dict = {}
-        self._banner_kind = ""
         self._warmed = False
         self._pieces = 0
-        self.settings_actions = SettingsActions(self)
-        self.memory_actions = MemoryActions(self)
+        self.settings_actions = SettingsActions(services, self, lambda: self.conversation_id)
+        self.memory_actions = MemoryActions(services, self, self.owns)
 
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
@@ -78,9 +76,7 @@ class MainWindow(QMainWindow):
         self.stop_btn.hide()
         self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
-        self.ptt = PushToTalk(lambda: self.settings.voice, self)
-        self.ptt.open_microphone()  # now, not after the models: a first press keeps its words
-        self.voice = VoiceInput(self, self.ptt)
+        self.voice = VoiceInput(self, self.composer, services)
 
         buttons = QHBoxLayout()
         docs_btn = self.memory_actions.docs_btn
@@ -122,7 +118,7 @@ class MainWindow(QMainWindow):
         for w in (self.model_label, self.speed_label, self.ctx_label):
             w.setContentsMargins(8, 0, 8, 0)
             self.statusBar().addPermanentWidget(w)
-        self.models_menu = build_menus(self)
+        build_menus(self, self._menu_actions())
 
         self.sidebar.selected.connect(self.open_conversation)
         self.sidebar.new_requested.connect(self.new_conversation)
@@ -137,8 +133,15 @@ class MainWindow(QMainWindow):
         self.stop_btn.clicked.connect(self.stop)
         self.regen_btn.clicked.connect(self.regenerate)
         self.persona_btn.clicked.connect(self.settings_actions.edit_persona)
+        self.settings_actions.persona_named.connect(self.persona_btn.setText)
+        self.voice.submit_requested.connect(self.submit)
+        self.memory_actions.open_conversation_requested.connect(self.open_conversation)
+        self.memory_actions.sources_ready.connect(self._sources)
+        self.messages.status.connect(self.statusBar().showMessage)
+        self.messages.banner.connect(self._show_banner)
+        self.messages.banner_cleared.connect(lambda _kind: self.banner.hide())
+        self.engine.load_started.connect(lambda: self.model_label.setText("Loading model…"))
 
-        self.engine = EngineThread(paths, settings, self)
         # Bound methods of this QObject: Qt queues them onto the GUI thread.
         w = self.engine.worker
         w.loaded.connect(self._loaded)
@@ -148,8 +151,7 @@ class MainWindow(QMainWindow):
         w.notice.connect(self._notice)
         w.finished.connect(self._finished)
         w.failed.connect(self._failed)
-        self.memory_actions.connect_worker()
-        self.engine.load(settings)
+        self.engine.load(self.settings)
 
         self.sidebar.refresh()
         latest = store.latest_conversation()
@@ -163,6 +165,34 @@ class MainWindow(QMainWindow):
     def conversation_id(self) -> int | None:
         return self.transcript.conversation_id
 
+    @property
+    def settings(self) -> Settings:
+        return self.live.current
+
+    @property
+    def model_info(self) -> dict:
+        """What the loaded model says of itself; {} while none is loaded."""
+        return self.engine.model_info
+
+    def _menu_actions(self) -> MenuActions:
+        sa, ma = self.settings_actions, self.memory_actions
+        return MenuActions(
+            new_chat=self.new_conversation,
+            search=self.focus_search,
+            focus_input=self.composer.setFocus,
+            stop=self.stop,
+            regenerate=self.regenerate,
+            quit=lambda: self.quit_app(),
+            memory_window=ma.open_memory_window,
+            documents_window=ma.open_documents_window,
+            documents_only=ma.docs_btn,
+            inspector=self.inspector_dock.toggleViewAction(),
+            settings=sa.open_settings,
+            persona=sa.edit_persona,
+            get_models=sa.open_models_window,
+            fill_models_menu=sa.fill_models_menu,
+        )
+
     def _button(self, text: str, name: str) -> QPushButton:
         b = QPushButton(text)
         b.setAccessibleName(name)
@@ -173,14 +203,30 @@ class MainWindow(QMainWindow):
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
 
-    def show_banner(self, text: str, kind: str) -> None:
-        self._banner_kind = kind
+    def open_settings(self) -> None:
+        self.settings_actions.open_settings()
+
+    def continue_conversation(self, cid: int) -> None:
+        """Bring the window up on conversation ``cid`` (from the quick prompt)."""
+        if self.streaming is None:
+            self.open_conversation(cid)
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    def conversation_saved(self, cid: int) -> None:
+        """Someone else (the quick prompt) saved to ``cid``: show it if it is on screen."""
+        self.sidebar.refresh()
+        if cid == self.conversation_id and self.streaming is None:
+            self.open_conversation(cid)
+
+    def _sources(self, items: list) -> None:
+        if self.streaming is not None:
+            self.streaming.set_sources(items)
+
+    def _show_banner(self, text: str, _kind: str) -> None:
         self.banner.setText(text)
         self.banner.show()
-
-    def hide_banner(self, kind: str) -> None:
-        if self._banner_kind == kind:
-            self.banner.hide()
 
     # -- conversations --------------------------------------------------------
 
@@ -256,7 +302,7 @@ class MainWindow(QMainWindow):
     def submit(self, text: str) -> None:
         if not text or self.streaming is not None:
             return
-        self.hide_banner("voice")  # the user moved on
+        self.messages.hide_banner("voice")  # the user moved on
         if self.editing_id is not None:
             self._send_edit(text)
             return
@@ -348,17 +394,16 @@ class MainWindow(QMainWindow):
     # -- engine signals (queued onto the GUI thread) -----------------------------------
 
     def _loaded(self, info: dict) -> None:
-        if not self.model_info and not self._warmed:
+        if not self._warmed:
             # After the model load, not beside it: both hold the GIL in bursts.
             self._warmed = True
             threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
-        self.model_info = info
         if info.get("offload_note"):
             self.statusBar().showMessage(info["offload_note"], 15000)
         # The speech model loads right after the chat model, not behind memory
         # (idempotent: once per start).
         self.ptt.preload()
-        self.hide_banner("model")
+        self.messages.hide_banner("model")
         threads = info["threads"]
         where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
         gpu = f" · GPU {info['gpu_layers']} layers" if info.get("gpu_layers") else ""
@@ -372,9 +417,10 @@ class MainWindow(QMainWindow):
 
     def _load_failed(self, message: str) -> None:
         self.ptt.preload()
-        self.model_info = {}
         self.model_label.setText("No model loaded")
-        self.show_banner(f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model")
+        self.messages.show_banner(
+            f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model"
+        )
 
     def _load_refused(self, message: str, kept: object) -> None:
         self.settings_actions.model_refused(message, kept)  # type: ignore[arg-type]

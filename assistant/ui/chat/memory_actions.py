@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QUrl
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
@@ -19,11 +19,9 @@ from assistant.core.base.errors import AssistantError
 from assistant.core.base.types import MemoryNotice
 from assistant.core.memory.remember import to_third_person
 from assistant.core.memory.store import MemoryStore
-
-if TYPE_CHECKING:
-    from assistant.ui.chat.main_window import MainWindow
-    from assistant.ui.dialogs.documents_window import DocumentsWindow
-    from assistant.ui.dialogs.memory_window import MemoryWindow
+from assistant.ui.dialogs.documents_window import DocumentsWindow
+from assistant.ui.dialogs.memory_window import MemoryWindow
+from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -93,19 +91,29 @@ class ProposalBar(QWidget):
         """Not now: it stays a suggestion in the memory window, where it can still be saved."""
         if self.pending:
             self.pending.pop(0)
-            self.actions.w.statusBar().showMessage(
+            self.actions.messages.info(
                 "Kept as a suggestion: Memory → What I know about you.", 6000
             )
         self._show_next()
 
 
 class MemoryActions(QObject):
-    """Lives on the GUI thread; its bound methods receive the engine worker's signals."""
+    """Lives on the GUI thread; its bound methods receive the engine worker's signals.
+    ``owns(job_id)``: whether the window ``parent`` shows that answer."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
-        self.memories = MemoryStore(window.store)  # the window's own connection
+    open_conversation_requested = Signal(int)
+    sources_ready = Signal(list)  # recalled items for the answer the window is showing
+
+    def __init__(self, services: AppServices, parent: QWidget, owns: Callable[[int], bool]) -> None:
+        super().__init__(parent)
+        self._parent, self._owns = parent, owns
+        self.messages, self._engine, self._memory = (
+            services.messages,
+            services.engine,
+            services.memory,
+        )
+        self._store = services.store
+        self.memories = MemoryStore(services.store)  # the window's own connection
         self.proposals = ProposalBar(self)
         self.docs_btn = QToolButton()
         self.docs_btn.setText("Documents only")
@@ -120,42 +128,40 @@ class MemoryActions(QObject):
         )
         self._memory_window: MemoryWindow | None = None
         self._documents_window: DocumentsWindow | None = None
-
-    @property
-    def documents_only(self) -> bool:
-        return self.docs_btn.isChecked()
-
-    def connect_worker(self) -> None:
-        wk = self.w.engine.worker
+        wk = self._engine.worker
         wk.recalled.connect(self._recalled)
         wk.memory_notice.connect(self._notice)
         wk.memory_ready.connect(self._ready)
         wk.index_notice.connect(self._ready)
         wk.memory_failed.connect(self._failed)
 
+    @property
+    def documents_only(self) -> bool:
+        return self.docs_btn.isChecked()
+
     def _recalled(self, job_id: int, items: list) -> None:
-        if self.w.streaming is not None and self.w.owns(job_id):
-            self.w.streaming.set_sources(items)
+        if self._owns(job_id):
+            self.sources_ready.emit(items)
 
     def _notice(self, job_id: int, notice: MemoryNotice) -> None:
-        if self.w.owns(job_id):
+        if self._owns(job_id):
             self.notice(notice)
 
     def _ready(self, notice: str) -> None:
         if notice:
-            self.w.statusBar().showMessage(notice, 10000)
+            self.messages.info(notice, 10000)
 
     def _failed(self, message: str) -> None:
-        self.w.show_banner(f"{message}\nChat works without memory meanwhile.", "memory")
+        self.messages.show_banner(f"{message}\nChat works without memory meanwhile.", "memory")
 
     # -- from the chat -----------------------------------------------------------
 
     def remember_message(self, message_id: int) -> None:
         """The Remember button on a message: save its text as a memory, with provenance."""
         try:
-            m = self.w.store.get_message(message_id)
+            m = self._store.get_message(message_id)
             if m.role == "user" and m.content.strip().endswith("?"):
-                self.w.statusBar().showMessage(
+                self.messages.info(
                     "That is a question, not something to remember. "
                     "Add facts in Memory → What I know about you.",
                     8000,
@@ -164,16 +170,16 @@ class MemoryActions(QObject):
             text = m.content if m.role == "assistant" else to_third_person(m.content)
             saved = self.memories.remember(text, "user", message_id)
         except AssistantError as e:
-            self.w.statusBar().showMessage(str(e), 8000)
+            self.messages.info(str(e), 8000)
             return
-        self.w.statusBar().showMessage(f"Saved to memory: {saved.text}", 6000)
+        self.messages.info(f"Saved to memory: {saved.text}", 6000)
         self.changed()
 
     def notice(self, notice: MemoryNotice) -> None:
         if notice.problem:
-            self.w.statusBar().showMessage(notice.problem, 15000)
+            self.messages.info(notice.problem, 15000)
         if notice.saved:
-            self.w.statusBar().showMessage(f"Saved to memory: {notice.saved[0][1]}", 6000)
+            self.messages.info(f"Saved to memory: {notice.saved[0][1]}", 6000)
             self.changed()
         if notice.proposed:
             self.proposals.add(list(notice.proposed))
@@ -182,13 +188,13 @@ class MemoryActions(QObject):
         try:
             self.memories.accept(memory_id)
         except AssistantError as e:  # deleted in the meantime
-            self.w.statusBar().showMessage(str(e), 6000)
+            self.messages.info(str(e), 6000)
             return
-        self.w.statusBar().showMessage(f"Saved to memory: {text}", 6000)
+        self.messages.info(f"Saved to memory: {text}", 6000)
         self.changed()
 
     def changed(self) -> None:
-        self.w.engine.sync_memory()
+        self._engine.sync_memory()
         if self._memory_window is not None and self._memory_window.isVisible():
             self._memory_window.refresh()
 
@@ -196,19 +202,17 @@ class MemoryActions(QObject):
         if url.scheme() == "memory":
             self.open_memory_window()
         elif url.scheme() == "conversation" and url.path().isdigit():
-            self.w.open_conversation(int(url.path()))
+            self.open_conversation_requested.emit(int(url.path()))
         elif url.isLocalFile() and not QDesktopServices.openUrl(url):
-            self.w.statusBar().showMessage(f"Could not open {url.toLocalFile()}", 8000)
+            self.messages.info(f"Could not open {url.toLocalFile()}", 8000)
 
     # -- windows -----------------------------------------------------------------
 
     def open_memory_window(self) -> None:
-        from assistant.ui.dialogs.memory_window import MemoryWindow
-
         if self._memory_window is None:
-            self._memory_window = MemoryWindow(self.memories, self.w, self._search_by_meaning)
-            self._memory_window.changed.connect(self.w.engine.sync_memory)
-            self._memory_window.open_conversation.connect(self.w.open_conversation)
+            self._memory_window = MemoryWindow(self.memories, self._parent, self._search_by_meaning)
+            self._memory_window.changed.connect(self._engine.sync_memory)
+            self._memory_window.open_conversation.connect(self.open_conversation_requested.emit)
         self._memory_window.refresh()
         self._memory_window.show()
         self._memory_window.raise_()
@@ -218,7 +222,7 @@ class MemoryActions(QObject):
         """For the memory window's search thread; nothing until memory has loaded."""
         from assistant.core.memory.recall import search
 
-        svc = self.w.engine.worker.memory
+        svc = self._memory
         if not svc.knowledge.ready:
             return []
         # A looser threshold than recall's: here the user reads the list and picks.
@@ -226,10 +230,8 @@ class MemoryActions(QObject):
         return [i.id for i in hits]
 
     def open_documents_window(self) -> None:
-        from assistant.ui.dialogs.documents_window import DocumentsWindow
-
         if self._documents_window is None:
-            self._documents_window = DocumentsWindow(self.w.engine.worker.memory, self.w)
+            self._documents_window = DocumentsWindow(self._memory, self._parent)
         self._documents_window.refresh()
         self._documents_window.show()
         self._documents_window.raise_()

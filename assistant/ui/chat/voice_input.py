@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QPlainTextEdit, QToolButton, QWidget
 
 from assistant.ui.common.widgets import level_meter, meter_value
-from assistant.ui.services.push_to_talk import PushToTalk
-
-if TYPE_CHECKING:
-    from assistant.ui.chat.main_window import MainWindow
+from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +22,15 @@ IDLE_TEXT = "Hold to talk (Ctrl+Space)"
 
 
 class VoiceInput(QObject):
-    def __init__(self, window: MainWindow, ptt: PushToTalk) -> None:
+    """Push-to-talk for ``window``: the text goes into ``composer``; with "send at once"
+    (voice.send_on_release) it is also handed on as ``submit_requested``."""
+
+    submit_requested = Signal(str)
+
+    def __init__(self, window: QWidget, composer: QPlainTextEdit, services: AppServices) -> None:
         super().__init__(window)
-        self.w = window
-        self.ptt = ptt
+        self._composer, self._live, self._messages = composer, services.live, services.messages
+        self.ptt = ptt = services.ptt
         self.button = QToolButton()
         self.button.setText(IDLE_TEXT)
         self.button.setAccessibleName("Hold to talk (Ctrl+Space)")
@@ -56,7 +57,7 @@ class VoiceInput(QObject):
         self._release_timer.timeout.connect(self.release)
         self.last_text = ""
         self._let_go_at = 0.0  # time.monotonic() when the key or button was let go
-        window.composer.installEventFilter(self)
+        composer.installEventFilter(self)
         window.installEventFilter(self)
 
     # -- keys ----------------------------------------------------------------
@@ -92,13 +93,13 @@ class VoiceInput(QObject):
         if self._held:
             return
         if not self.ptt.press(self):
-            self.w.statusBar().showMessage("Still transcribing the last recording…", 3000)
+            self._messages.info("Still transcribing the last recording…", 3000)
             return
-        self.w.hide_banner("voice")
+        self._messages.hide_banner("voice")
         self._held = True
         self._let_go_at = 0.0
         self.button.setDown(True)  # same text and size: the mouse stays on the button
-        self.w.statusBar().showMessage("Opening the microphone…")
+        self._messages.info("Opening the microphone…", 0)
         self.meter.setValue(0)
         self.meter.show()
         self._meter_timer.start()
@@ -115,7 +116,7 @@ class VoiceInput(QObject):
         self.button.setDown(False)
         if self.ptt.release():
             self.button.setEnabled(False)  # until the text is in
-            self.w.statusBar().showMessage("Transcribing…")
+            self._messages.info("Transcribing…", 0)
 
     # -- results (GUI thread) ----------------------------------------------------
 
@@ -126,13 +127,13 @@ class VoiceInput(QObject):
         if not self._held or self.ptt.owner is not self:
             return
         if state == "loading":
-            self.w.statusBar().showMessage("Loading the speech model (first use)… keep holding.")
+            self._messages.info("Loading the speech model (first use)… keep holding.", 0)
         elif state == "recording":
-            self.w.statusBar().showMessage("Listening… let go to finish.")
+            self._messages.info("Listening… let go to finish.", 0)
 
     def _show_partial(self, text: str) -> None:
         if self._held and text and self.ptt.owner is self:
-            self.w.statusBar().showMessage(f"Listening… {text}")
+            self._messages.info(f"Listening… {text}", 0)
 
     def _got_final(self, text: str, _latency: float, _duration: float) -> None:
         if self.ptt.owner is not self:
@@ -140,19 +141,19 @@ class VoiceInput(QObject):
         self.button.setEnabled(True)
         self.last_text = text
         if not text:
-            self.w.statusBar().showMessage("Nothing was heard. Hold the key while you speak.", 5000)
+            self._messages.info("Nothing was heard. Hold the key while you speak.", 5000)
             return
         # What the user waited: from letting go (before the key-repeat check) to the
         # text in the box, not just the transcriber's share.
         waited = time.monotonic() - self._let_go_at if self._let_go_at else 0.0
-        self.w.statusBar().showMessage(f"Transcribed in {waited:.2f} s after release.", 4000)
-        composer = self.w.composer
+        self._messages.info(f"Transcribed in {waited:.2f} s after release.", 4000)
+        composer = self._composer
         current = composer.toPlainText()
         composer.setPlainText(f"{current} {text}".strip() if current else text)
         composer.moveCursor(composer.textCursor().MoveOperation.End)
         composer.setFocus()
-        if self.w.settings.voice.send_on_release:
-            self.w.submit(composer.toPlainText().strip())
+        if self._live.current.voice.send_on_release:
+            self.submit_requested.emit(composer.toPlainText().strip())
 
     def _show_failure(self, message: str) -> None:
         if self.ptt.owner is not self:
@@ -162,9 +163,9 @@ class VoiceInput(QObject):
         self.meter.hide()
         self.button.setDown(False)
         self.button.setEnabled(True)
-        self.w.statusBar().clearMessage()
+        self._messages.info("", 0)
         # The banner wraps long reasons; the status bar would cut them off.
-        self.w.show_banner(message, "voice")
+        self._messages.show_banner(message, "voice")
 
     def close(self) -> None:
         self._meter_timer.stop()

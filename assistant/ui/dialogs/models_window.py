@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -17,13 +17,13 @@ from PySide6.QtWidgets import (
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 from assistant.core.base.errors import AssistantError
+from assistant.core.base.paths import Paths
 from assistant.core.base.types import CancelToken
-
-if TYPE_CHECKING:
-    from assistant.ui.chat.main_window import MainWindow
+from assistant.ui.services.engine_client import EngineThread
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,15 @@ class _Detect(QObject):
 
 
 class ModelsWindow(QDialog):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(
+        self,
+        paths: Paths,
+        engine: EngineThread,
+        use_model: Callable[[str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._paths, self._engine, self._use_model = paths, engine, use_model
         self.setWindowTitle("Get models")
         self.resize(860, 460)
         self.hardware = QLabel("")
@@ -83,7 +89,7 @@ class ModelsWindow(QDialog):
         self.rows: dict[str, dict] = {}
         self._pending: str | None = None  # selected before the list was filled
         self.hardware.setText("Looking at this computer…")
-        worker = window.engine.worker
+        worker = engine.worker
         worker.loaded.connect(self._loaded)  # queued: this dialog lives on the GUI thread
         worker.load_failed.connect(self._load_failed)
         worker.load_refused.connect(self._load_refused)
@@ -149,7 +155,7 @@ class ModelsWindow(QDialog):
         return self.rows.get(item.data(0, Qt.ItemDataRole.UserRole)) if item else None
 
     def _path(self, row: dict):  # -> Path
-        return self.w.paths.models_dir / row["file"]
+        return self._paths.models_dir / row["file"]
 
     def _update(self) -> None:
         row = self.current
@@ -160,7 +166,7 @@ class ModelsWindow(QDialog):
         self.download_btn.setText(
             "Downloaded" if have else "Resume download" if part else "Download"
         )
-        in_use = row is not None and self.w.model_info.get("path") == str(self._path(row))
+        in_use = row is not None and self._engine.model_info.get("path") == str(self._path(row))
         self.use_btn.setEnabled(have and not busy and not in_use)
         self.use_btn.setText("In use" if in_use else "Use this model")
         self.cancel_btn.setVisible(busy)
@@ -195,7 +201,7 @@ class ModelsWindow(QDialog):
             path = download(
                 row["repo"],
                 row["file"],
-                self.w.paths.models_dir,
+                self._paths.models_dir,
                 pinned_sha256=row["sha256"],
                 progress=job.progress.emit,
                 cancel=cancel,
@@ -237,7 +243,7 @@ class ModelsWindow(QDialog):
         row = self.current
         if row is None or not self._path(row).exists():
             return
-        self.w.settings_actions.choose_model(str(self._path(row)))
+        self._use_model(str(self._path(row)))
         self.status.setText(f"Loading {row['name']}…")
         self.use_btn.setEnabled(False)
 

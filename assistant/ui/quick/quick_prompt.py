@@ -1,8 +1,9 @@
 """The quick prompt: a small frameless window to ask without opening the main one.
 
-It shares the main window's engine (jobs are queued, never interleaved) and its
-history: every quick prompt is a conversation like any other, with memory
-recall, and "Continue in window" opens it there. Esc hides it; an answer still
+It shares the app's engine with the main window (jobs are queued, never
+interleaved) and its history: every quick prompt is a conversation like any
+other, with memory recall, and "Continue in window" asks for it there
+(``continue_requested``). Esc hides it; an answer still
 streaming goes on and is saved.
 """
 
@@ -29,9 +30,9 @@ from assistant.core.base.types import Done
 from assistant.ui.common import markdown_render
 from assistant.ui.common.icons import app_icon
 from assistant.ui.common.widgets import level_meter, meter_value
+from assistant.ui.services.parts import AppServices
 
 if TYPE_CHECKING:
-    from assistant.ui.chat.main_window import MainWindow
     from assistant.ui.services.engine_client import Job
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,14 @@ def with_context(question: str, context: str) -> str:
 
 class QuickPrompt(QWidget):
     answered = Signal(str)  # the finished answer's text, for a notification when hidden
+    asked = Signal(int)  # a question was saved in this conversation
+    answer_saved = Signal(int)  # an answer in this conversation is complete
+    continue_requested = Signal(int)  # "Continue in window" for this conversation
 
-    def __init__(self, host: MainWindow) -> None:
+    def __init__(self, services: AppServices) -> None:
         super().__init__(None, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint)
-        self.host = host
+        self._engine, self._store, self._live = services.engine, services.store, services.live
+        self.ptt = ptt = services.ptt
         self.setWindowTitle("Quick prompt")
         self.setWindowIcon(app_icon())
         self.setObjectName("quick")
@@ -137,17 +142,17 @@ class QuickPrompt(QWidget):
         self._render_timer.timeout.connect(self._render)
         self._meter_timer = QTimer(self)
         self._meter_timer.setInterval(50)
-        self._meter_timer.timeout.connect(lambda: self.meter.setValue(meter_value(host.ptt.level)))
+        self._meter_timer.timeout.connect(lambda: self.meter.setValue(meter_value(ptt.level)))
 
-        worker = host.engine.worker
+        worker = self._engine.worker
         worker.started.connect(self._started)
         worker.chunk.connect(self._chunk)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
-        host.ptt.partial.connect(self._partial)
-        host.ptt.final.connect(self._heard)
-        host.ptt.failed.connect(self._voice_failed)
-        host.ptt.state.connect(self._voice_state)
+        ptt.partial.connect(self._partial)
+        ptt.final.connect(self._heard)
+        ptt.failed.connect(self._voice_failed)
+        ptt.state.connect(self._voice_state)
 
     # -- showing -----------------------------------------------------------------
 
@@ -227,12 +232,11 @@ class QuickPrompt(QWidget):
             question = with_context(question, selected_text(exclude=self._copied))
         self.context_box.setChecked(False)
         self.context_box.hide()
-        host = self.host
         if self.conversation_id is None:
-            conv = host.store.create_conversation(
+            conv = self._store.create_conversation(
                 title=shown[:80],
-                system_prompt=host.settings.chat.system_prompt,
-                model=host.model_info.get("name"),
+                system_prompt=self._live.current.chat.system_prompt,
+                model=self._engine.model_info.get("name"),
             )
             self.conversation_id = conv.id
         self.input.clear()
@@ -240,20 +244,20 @@ class QuickPrompt(QWidget):
         self.question.show()
         self.answer = ""
         self.view.clear()
-        if not host.model_info:
+        if not self._engine.model_info:
             self.status.setText("Waiting for the model to load…")
-        elif host.streaming is not None:
+        elif self._engine.answering:
             self.status.setText("Waiting for the answer in the main window to finish…")
         else:
             self.status.setText("Thinking…")
-        self.job = host.engine.submit("send", self.conversation_id, question)
+        self.job = self._engine.submit("send", self.conversation_id, question)
         self.last_job_id = self.job.id
         self._update_buttons()
-        host.sidebar.refresh()
+        self.asked.emit(self.conversation_id)
 
     def stop(self) -> None:
         if self.job is not None:
-            self.host.engine.stop(self.job)
+            self._engine.stop(self.job)
 
     def start_over(self, quiet: bool = False) -> None:
         """A new conversation at the next question (Ctrl+N)."""
@@ -277,12 +281,7 @@ class QuickPrompt(QWidget):
     def continue_in_window(self) -> None:
         if self.conversation_id is None:
             return
-        host = self.host
-        if host.streaming is None:
-            host.open_conversation(self.conversation_id)
-        host.showNormal()
-        host.raise_()
-        host.activateWindow()
+        self.continue_requested.emit(self.conversation_id)
         self.hide()
 
     def _update_buttons(self) -> None:
@@ -324,9 +323,8 @@ class QuickPrompt(QWidget):
         }
         self.status.setText(notes.get(done.finish_reason, ""))
         self._update_buttons()
-        host = self.host
-        if host.conversation_id == self.conversation_id and host.streaming is None:
-            host.open_conversation(self.conversation_id)  # the window shows the same chat
+        if self.conversation_id is not None:
+            self.answer_saved.emit(self.conversation_id)
         self.answered.emit(self.answer)
 
     def _failed(self, job_id: int, message: str) -> None:
@@ -347,7 +345,7 @@ class QuickPrompt(QWidget):
         """
         self.open()
         self._hold = hold
-        if not self.host.ptt.press(self):
+        if not self.ptt.press(self):
             self.status.setText("Still transcribing the last recording…")
             return
         self.status.setText("Opening the microphone…")
@@ -356,14 +354,14 @@ class QuickPrompt(QWidget):
         self._meter_timer.start()
 
     def stop_listening(self) -> None:
-        if self.host.ptt.owner is self and self.host.ptt.release():
+        if self.ptt.owner is self and self.ptt.release():
             self.status.setText("Transcribing…")
         self._meter_timer.stop()
         self.meter.hide()
 
     @property
     def listening(self) -> bool:
-        return self.host.ptt.owner is self and self.host.ptt.held
+        return self.ptt.owner is self and self.ptt.held
 
     def _voice_state(self, state: str) -> None:
         if not self.listening:
@@ -384,7 +382,7 @@ class QuickPrompt(QWidget):
             self.input.setText(text)
 
     def _heard(self, text: str, _latency: float, _duration: float) -> None:
-        if self.host.ptt.owner is not self:
+        if self.ptt.owner is not self:
             return
         self._meter_timer.stop()
         self.meter.hide()
@@ -395,7 +393,7 @@ class QuickPrompt(QWidget):
         self.ask(text)
 
     def _voice_failed(self, message: str) -> None:
-        if self.host.ptt.owner is self:
+        if self.ptt.owner is self:
             self._meter_timer.stop()
             self.meter.hide()
             self.status.setText(message)

@@ -1,5 +1,5 @@
 """The local API server inside the app: on while `api.enabled`, feeding its requests
-to the window's own engine thread, so they queue with the window's answers."""
+to the app's one engine thread, so they queue with the window's answers."""
 
 from __future__ import annotations
 
@@ -9,33 +9,46 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from assistant.core.base.errors import AssistantError
+from assistant.core.base.paths import Paths
 from assistant.core.config.settings import Settings
+from assistant.core.memory.service import MemoryService
+from assistant.ui.common.message import Messages
+from assistant.ui.services.engine_client import EngineThread
+from assistant.ui.services.live_settings import LiveSettings
 
 if TYPE_CHECKING:
     from assistant.core.engine.runner import ChunkStream, Task
-    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
 
 class WindowRunner:
-    """The API server's way to the window's engine (see core.engine_runner.Runner)."""
+    """The API server's way to the app's engine (see core.engine.runner.Runner)."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self.window = window
+    def __init__(self, engine: EngineThread) -> None:
+        self._engine = engine
 
     def model_id(self) -> str | None:
-        return self.window.model_info.get("name")  # {} while (re)loading
+        return self._engine.model_info.get("name")  # {} while (re)loading
 
     def submit(self, task: Task, stream: ChunkStream) -> None:
         # From the server's thread: a queued signal to the engine thread.
-        self.window.engine.run_task(task, stream)
+        self._engine.run_task(task, stream)
 
 
 class ApiControl(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(
+        self,
+        paths: Paths,
+        engine: EngineThread,
+        memory: MemoryService,
+        live: LiveSettings,
+        messages: Messages,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._paths, self._engine, self._memory = paths, engine, memory
+        self._live, self._messages = live, messages
         self.server: Any = None
 
     @property
@@ -53,14 +66,12 @@ class ApiControl(QObject):
         from assistant.core.api.server import ApiApp, ApiServer
         from assistant.core.api.token import get_token
 
-        w = self.window
-        paths = w.paths
-        worker = w.engine.worker
+        paths, live, memory = self._paths, self._live, self._memory
         api = ApiApp(
-            WindowRunner(w),
+            WindowRunner(self._engine),
             token=lambda: get_token(paths),
-            defaults=lambda: w.settings.generation,
-            embedder=lambda: worker.memory.knowledge.embedder,
+            defaults=lambda: live.current.generation,
+            embedder=lambda: memory.knowledge.embedder,
         )
         server = ApiServer(api, port)
         try:
@@ -68,16 +79,16 @@ class ApiControl(QObject):
             server.start()
         except (AssistantError, OSError) as e:
             reason = e.message if isinstance(e, AssistantError) else str(e)
-            w.show_banner(
+            self._messages.show_banner(
                 f"API server: {reason} Pick another port in Settings → API server.", "api"
             )
             return
         self.server = server
-        w.hide_banner("api")
-        w.statusBar().showMessage(f"API server on {server.base_url}", 8000)
+        self._messages.hide_banner("api")
+        self._messages.info(f"API server on {server.base_url}", 8000)
 
     def stop(self) -> None:
         if self.server is not None:
             self.server.stop()
             self.server = None
-            self.window.hide_banner("api")
+            self._messages.hide_banner("api")

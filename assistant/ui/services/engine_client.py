@@ -17,7 +17,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from assistant.core.base.cpu_threads import run_in_background
 from assistant.core.base.errors import AssistantError
-from assistant.core.base.paths import Paths
 from assistant.core.base.types import (
     CancelToken,
     ContextNotice,
@@ -29,6 +28,7 @@ from assistant.core.base.types import (
 from assistant.core.config.settings import Settings
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.service import MemoryService
+from assistant.ui.services.live_settings import LiveSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,11 @@ class EngineWorker(QObject):
     index_notice = Signal(str)  # the memory index was rebuilt (at open, or after damage)
     memory_failed = Signal(str)
 
-    def __init__(self, paths: Paths, settings: Settings) -> None:
+    def __init__(self, store: HistoryStore, memory: MemoryService) -> None:
         super().__init__()
-        # The worker's own connection (thread-safe); the window has another.
-        self._store: Any = HistoryStore(paths.history_db, paths.backups_dir)
-        self.memory = MemoryService(self._store, paths, settings.memory)
+        # The engine thread's own connection (thread-safe); the window has another.
+        self._store: Any = store
+        self.memory = memory
         self.memory.on_notice = self.index_notice.emit
         self._engine: Any = None
         self._service: Any = None
@@ -238,29 +238,62 @@ class EngineWorker(QObject):
 
 
 class EngineThread(QObject):
-    """Owns the worker and its thread; the window talks to this object."""
+    """Owns the worker and its thread; every view talks to this object.
+
+    ``model_info`` is what the loaded model says of itself (``{}`` while none is
+    loaded or a load is under way); ``answering`` the answers queued or running."""
 
     request_load = Signal(object, object)
     request_run = Signal(object)
     request_settings = Signal(object)
     request_shutdown = Signal()
+    load_started = Signal()  # a load was asked for (on the GUI thread, at once)
 
-    def __init__(self, paths: Paths, settings: Settings, parent: QObject | None = None):
+    def __init__(
+        self,
+        store: HistoryStore,
+        memory: MemoryService,
+        live: LiveSettings,
+        parent: QObject | None = None,
+    ):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("engine")
-        self.worker = EngineWorker(paths, settings)
+        self.worker = EngineWorker(store, memory)
         self.worker.moveToThread(self.thread)
         self.request_load.connect(self.worker.load)
         self.request_run.connect(self.worker.run)
         self.request_settings.connect(self.worker.update_settings)
         self.request_shutdown.connect(self.worker.shutdown)
+        # Connected before any view's: the state is up to date when their slots run.
+        self.worker.loaded.connect(self._loaded)
+        self.worker.load_failed.connect(self._load_failed)
+        self.worker.finished.connect(self._answered)
+        self.worker.failed.connect(self._answered)
+        live.changed.connect(lambda new, _old: self.request_settings.emit(new))
         self.thread.start()
         self._next_id = 0
         self.current: Job | None = None
         self._prefill_job: Job | None = None
+        self.model_info: dict = {}
+        self.answering: set[int] = set()  # job ids of answers not finished yet
+
+    def _loaded(self, info: dict) -> None:
+        self.model_info = info
+
+    def _load_failed(self, _message: str) -> None:
+        self.model_info = {}
+
+    def _answered(self, job_id: int, _result: object) -> None:
+        self.answering.discard(job_id)
+
+    def busy_with_other(self, job: Job | None) -> bool:
+        """Whether an answer other than ``job`` is queued or running before it."""
+        return any(i != (job.id if job else None) for i in self.answering)
 
     def load(self, settings: Settings, model_path: str | None = None) -> None:
+        self.model_info = {}
+        self.load_started.emit()
         self.request_load.emit(settings, model_path)
 
     def submit(
@@ -275,6 +308,7 @@ class EngineThread(QObject):
         self._next_id += 1
         job = Job(self._next_id, action, conversation_id, text, message_id, documents_only)
         self.current = job
+        self.answering.add(job.id)
         self.request_run.emit(job)
         return job
 

@@ -4,33 +4,40 @@ single-instance socket, all turning into the same few actions."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from assistant.core.config.settings import Settings
+from assistant.ui.chat.main_window import MainWindow
 from assistant.ui.quick.quick_prompt import QuickPrompt
 from assistant.ui.services.api_control import ApiControl
+from assistant.ui.services.parts import AppServices
 from assistant.ui.shell.global_hotkeys import GlobalHotkeys
 from assistant.ui.shell.single_instance import InstanceServer
 from assistant.ui.shell.tray import NO_TRAY, Tray
-
-if TYPE_CHECKING:
-    from assistant.ui.chat.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
 
 class Desktop(QObject):
-    def __init__(self, app: QApplication, window: MainWindow, server: InstanceServer) -> None:
+    def __init__(
+        self,
+        app: QApplication,
+        window: MainWindow,
+        services: AppServices,
+        server: InstanceServer,
+    ) -> None:
         super().__init__(window)
         self.app, self.window, self.server = app, window, server
+        self._live, self._messages = services.live, services.messages
         self.quitting = False
-        self.quick = QuickPrompt(window)
+        self.quick = QuickPrompt(services)
         self.tray: Tray | None = None
         self.hotkeys = GlobalHotkeys(self)
-        self.api = ApiControl(window)
+        self.api = ApiControl(
+            services.paths, services.engine, services.memory, services.live, services.messages, self
+        )
         self.problems: list[str] = []
         self._told_tray = False
 
@@ -40,13 +47,14 @@ class Desktop(QObject):
         window.keep_running = self._keep_running
         window.quit_app = self.quit
         self.quick.quit_app = self.quit
-        window.settings_changed.connect(self.apply_settings)
-        window.ptt.state.connect(self._ptt_state)
-        worker = window.engine.worker
+        connect_quick(self.quick, window)
+        self._live.changed.connect(lambda new, _old: self.apply_settings(new))
+        services.ptt.state.connect(self._ptt_state)
+        worker = services.engine.worker
         worker.started.connect(self._answering)
         worker.finished.connect(self._answered)
         worker.failed.connect(self._answered)
-        self.apply_settings(window.settings)
+        self.apply_settings(self._live.current)
 
     # -- settings ------------------------------------------------------------------
 
@@ -55,7 +63,7 @@ class Desktop(QObject):
         problems: list[str] = []
         if d.tray and self.tray is None:
             if Tray.available():
-                self.tray = Tray(self)
+                self.tray = self._make_tray()
                 self.tray.show()
             else:
                 problems.append(NO_TRAY)
@@ -78,12 +86,23 @@ class Desktop(QObject):
         # tray, Wayland) is how this desktop is: said once in the status bar.
         taken = [p for p in problems if "already used" in p]
         if taken:
-            self.window.show_banner("\n".join(taken), "desktop")
+            self._messages.show_banner("\n".join(taken), "desktop")
         else:
-            self.window.hide_banner("desktop")
+            self._messages.hide_banner("desktop")
         others = [p for p in problems if p not in taken and p not in said]  # once, not per save
         if others:
-            self.window.statusBar().showMessage(" ".join(others), 15000)
+            self._messages.info(" ".join(others), 15000)
+
+    def _make_tray(self) -> Tray:
+        tray = Tray(self)
+        tray.open_requested.connect(self.show_window)
+        tray.quick_requested.connect(self.quick_prompt)
+        tray.talk_requested.connect(self.toggle_talk)
+        tray.settings_requested.connect(self.open_settings)
+        tray.api_toggled.connect(self.toggle_api)
+        tray.quit_requested.connect(self.quit)
+        tray.notification_clicked.connect(self.notification_clicked)
+        return tray
 
     # -- actions (tray menu, hotkeys, other starts) -------------------------------------
 
@@ -133,14 +152,13 @@ class Desktop(QObject):
 
     def open_settings(self) -> None:
         self.show_window()
-        QTimer.singleShot(0, self.window.settings_actions.open_settings)
+        QTimer.singleShot(0, self.window.open_settings)
 
     def toggle_api(self) -> None:
         """The tray's "API server" item: turns api.enabled on or off."""
-        w = self.window
-        new = w.settings.model_copy(deep=True)
+        new = self._live.current.model_copy(deep=True)
         new.api.enabled = not new.api.enabled
-        w.settings_actions.save(new)  # -> settings_changed -> apply_settings
+        self._live.save(new)  # -> changed -> apply_settings
 
     def quit(self) -> None:
         self.quitting = True
@@ -157,7 +175,7 @@ class Desktop(QObject):
 
     def _keep_running(self) -> bool:
         """Closing the window: hide to the tray instead of quitting, if set so."""
-        if self.quitting or self.tray is None or not self.window.settings.desktop.close_to_tray:
+        if self.quitting or self.tray is None or not self._live.current.desktop.close_to_tray:
             return False
         if not self._told_tray:
             self._told_tray = True
@@ -192,7 +210,7 @@ class Desktop(QObject):
         self.tray.set_state("idle")
         hidden = not self.window.isVisible() and not self.quick.isVisible()
         quick_job = self.quick.last_job_id == job_id
-        if hidden and self.window.settings.desktop.notify:
+        if hidden and self._live.current.desktop.notify:
             text = self.quick.answer if quick_job else ""
             self.tray.notify("Answer ready", shorten(text, 200) or "An answer is ready.")
 
@@ -200,6 +218,13 @@ class Desktop(QObject):
         self.api.stop()
         self.hotkeys.close()
         self.server.close()
+
+
+def connect_quick(quick: QuickPrompt, window: MainWindow) -> None:
+    """The quick prompt's conversations show in the window, and continue there."""
+    quick.asked.connect(window.conversation_saved)
+    quick.answer_saved.connect(window.conversation_saved)
+    quick.continue_requested.connect(window.continue_conversation)
 
 
 def shorten(text: str, limit: int) -> str:

@@ -8,16 +8,12 @@ extension); the app then says so once and runs without it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from assistant.ui.common.icons import app_icon
-
-if TYPE_CHECKING:
-    from assistant.ui.shell.desktop import Desktop
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +26,38 @@ TOOLTIPS = {
 
 
 class Tray(QObject):
-    def __init__(self, desktop: Desktop) -> None:
-        super().__init__(desktop)
-        self.desktop = desktop
+    """The icon and its menu; what the user picks comes out as signals."""
+
+    open_requested = Signal()
+    quick_requested = Signal()
+    talk_requested = Signal()
+    settings_requested = Signal()
+    api_toggled = Signal()
+    quit_requested = Signal()
+    notification_clicked = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self.state = "idle"
         self.icon = QSystemTrayIcon(app_icon(), self)
         self.icon.setToolTip(TOOLTIPS["idle"])
         self.menu = QMenu()
         self.actions: dict[str, QAction] = {}
-        for key, label, slot in (
-            ("open", "Open", desktop.show_window),
-            ("quick", "Quick prompt", desktop.quick_prompt),
-            ("ptt", "Push-to-talk", desktop.toggle_talk),
-            ("settings", "Settings…", desktop.open_settings),
-            ("api", "API server", desktop.toggle_api),
+        for key, label, signal in (
+            ("open", "Open", self.open_requested),
+            ("quick", "Quick prompt", self.quick_requested),
+            ("ptt", "Push-to-talk", self.talk_requested),
+            ("settings", "Settings…", self.settings_requested),
+            ("api", "API server", self.api_toggled),
             (None, None, None),
-            ("quit", "Quit", desktop.quit),
+            ("quit", "Quit", self.quit_requested),
         ):
             if key is None:
                 self.menu.addSeparator()
                 continue
             action = self.menu.addAction(label)
-            # A lambda: `triggered` passes `checked`, which must not become an argument.
-            action.triggered.connect(lambda _checked=False, f=slot: f())
+            # A lambda: `triggered` passes `checked`, which the signals do not take.
+            action.triggered.connect(lambda _checked=False, s=signal: s.emit())
             self.actions[key] = action
         self.actions["ptt"].setToolTip("Start listening; choose it again to stop and ask")
         self.actions["api"].setCheckable(True)
@@ -63,9 +68,9 @@ class Tray(QObject):
         self._click = QTimer(self)
         self._click.setSingleShot(True)
         self._click.setInterval(QApplication.doubleClickInterval())
-        self._click.timeout.connect(lambda: desktop.quick_prompt())
+        self._click.timeout.connect(self.quick_requested.emit)
         self.icon.activated.connect(self._activated)
-        self.icon.messageClicked.connect(desktop.notification_clicked)
+        self.icon.messageClicked.connect(self.notification_clicked.emit)
 
     @staticmethod
     def available() -> bool:
@@ -84,10 +89,10 @@ class Tray(QObject):
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self._click.start()
         elif reason == QSystemTrayIcon.ActivationReason.MiddleClick:
-            self.desktop.quick_prompt()
+            self.quick_requested.emit()
         elif reason == QSystemTrayIcon.ActivationReason.DoubleClick:
             self._click.stop()
-            self.desktop.show_window()
+            self.open_requested.emit()
 
     def set_state(self, state: str) -> None:
         if state == self.state:
