@@ -138,3 +138,22 @@ def test_ask_json_and_the_note_under_the_answer_name_the_conversation(embedder, 
     plain = run_cli("ask", QUESTION)
     assert plain.returncode == 0, plain.stderr
     assert "from conversation “Breakfast”" in plain.stderr
+
+
+def test_a_question_asked_in_many_conversations_is_not_taken_for_damage(embedder):
+    """The same question in several conversations gives identical vectors, which tie in
+    the index: the check at open asked for three neighbours, missed a sample among the
+    ties and rebuilt the whole index at every start."""
+    svc = _service(embedder)
+    for n in range(8):
+        _exchange(svc, f"Dog {n}", "What is my dog's name, please?", f"Your dog is Rex ({n}).")
+    _close(svc)
+    svc = _service(embedder)
+    repaired: list[int] = []
+    svc.knowledge.on_repair = lambda: repaired.append(1)
+    svc.ensure_open()
+    try:
+        assert not repaired, svc.knowledge.take_notice()
+        assert svc.knowledge.take_notice() is None
+    finally:
+        _close(svc)

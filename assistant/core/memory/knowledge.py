@@ -30,7 +30,13 @@ from assistant.core.config.settings import MemorySettings
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.embedder import Embedder
 from assistant.core.memory.vector_cache import BATCH, EMBED_CHARS, VectorCache
-from assistant.core.memory.vector_index import Hit, VectorIndex, wipe_folder
+from assistant.core.memory.vector_index import (
+    SELF_CHECK_K,
+    Hit,
+    VectorIndex,
+    comes_back,
+    wipe_folder,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -246,9 +252,10 @@ class Knowledge:
                 continue
             for key, vec in samples(self.store, collection, self.embedder.name):
                 hits = self._guarded(
-                    lambda ix, c=collection, v=vec: ix.query(c, v, 3, ids_only=True)
+                    lambda ix, c=collection, v=vec: ix.query(c, v, SELF_CHECK_K, ids_only=True)
                 )
-                if hits is not None and key not in {h.id for h in hits}:
+                ids, distances = [h.id for h in hits or ()], [1.0 - h.score for h in hits or ()]
+                if hits is not None and not comes_back(key, ids, distances):
                     self._repair(self.index, IndexLost(f"{collection} lost {key}"))
                     return
 
