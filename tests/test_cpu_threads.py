@@ -126,3 +126,21 @@ def test_background_work_runs_at_a_lower_priority_than_the_answer():
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen == [min(19, here + BACKGROUND_NICE)]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here  # only that thread
+
+
+@pytest.mark.skipif(default_threads() < 2, reason="needs two cores to give one up")
+def test_the_first_answer_beside_a_busy_program_starts_on_the_free_cores(starter_gguf):
+    """The engine reads the CPU between answers too, so an answer's first thread count
+    is already right. Before, its first reading only opened a window that the first
+    prompt slice filled: seconds on every core on a busy machine."""
+    cores = default_threads()
+    engine = ChatEngine(ModelSettings(n_ctx=2048), starter_gguf)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)  # the user types; the model waits
+        first = engine._governor.update()  # what the first prompt slice runs with
+        assert first == cores - 1, "the first update of an answer kept every core"
+    finally:
+        hog.kill()
+        hog.wait()
+        engine.close()

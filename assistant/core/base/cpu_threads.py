@@ -11,6 +11,11 @@ reads how much CPU time was spent on this process's cores and how much of that w
 process's own; the rest is other programs, and generation gets the cores they leave
 (at least one, at most the cap). Reading two counters costs microseconds.
 
+The engine's governor also watches between answers (a thread taking the same reading
+four times a second, ~0.1 ms each): without it, the first window of an answer spans its
+whole first prompt slice, which on a busy machine ran seconds on every core before the
+count came down.
+
 Work on other threads of this process (an index being built, speech being transcribed)
 counts as ours and is not backed off from: the window runs those rarely and briefly,
 and the ones that run at start (the speech model's warm-up, memory opening) lower
@@ -82,25 +87,48 @@ def read_cpu() -> CpuReading | None:
 class ThreadGovernor:
     """Chooses the thread count for the next tokens from what other programs use."""
 
-    def __init__(self, cap: int, reader: Callable[[], CpuReading | None] = read_cpu) -> None:
+    def __init__(
+        self,
+        cap: int,
+        reader: Callable[[], CpuReading | None] = read_cpu,
+        watch: bool = False,
+    ) -> None:
         self.cap = max(1, cap)
         self.threads = self.cap
         self._read = reader
         self._last: CpuReading | None = None
+        self._seen: tuple[float, float, int] | None = None  # the watcher's (at, others, cores)
+        self._stop = threading.Event()
+        if watch:
+            threading.Thread(target=self._watch, name="cpu-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        before = self._read()
+        while not self._stop.wait(INTERVAL_S):
+            now = self._read()
+            if before is not None and now is not None and now.at > before.at:
+                self._seen = (now.at, _others(before, now), now.cores)
+            before = now
+
+    def close(self) -> None:
+        self._stop.set()
 
     def update(self) -> int | None:
         """The new thread count when it should change now, else None."""
-        if self._last is not None and time.monotonic() - self._last.at < INTERVAL_S:
-            return None
-        now = self._read()
-        if now is None:
-            return None
-        before, self._last = self._last, now
-        if before is None or now.at - before.at > STALE_S:
-            return None
-        wall = now.at - before.at
-        others = max(0.0, (now.busy_s - before.busy_s) - (now.ours_s - before.ours_s)) / wall
-        want = min(self.cap, max(1, math.floor(now.cores - others + TOLERATED)))
+        seen = self._seen
+        if seen is not None and time.monotonic() - seen[0] < STALE_S:
+            _, others, cores = seen  # the watcher's, at most a reading old
+        else:
+            if self._last is not None and time.monotonic() - self._last.at < INTERVAL_S:
+                return None
+            now = self._read()
+            if now is None:
+                return None
+            before, self._last = self._last, now
+            if before is None or now.at - before.at > STALE_S:
+                return None
+            others, cores = _others(before, now), now.cores
+        want = min(self.cap, max(1, math.floor(cores - others + TOLERATED)))
         if want == self.threads:
             return None
         log.info(
@@ -111,6 +139,12 @@ class ThreadGovernor:
         )
         self.threads = want
         return want
+
+
+def _others(before: CpuReading, now: CpuReading) -> float:
+    """Cores' worth of CPU time other programs took between two readings."""
+    wall = now.at - before.at
+    return max(0.0, (now.busy_s - before.busy_s) - (now.ours_s - before.ours_s)) / wall
 
 
 # Nice 10 weighs about a tenth of a normal thread in Linux's scheduler: it still runs

@@ -63,7 +63,9 @@ class ChatEngine:
         self.info = gguf_file.inspect(self.path)
         self.n_threads = self.settings.n_threads or default_threads()
         # Threads set by the user stay as set; the default follows what other programs leave.
-        self._governor = ThreadGovernor(self.n_threads) if not self.settings.n_threads else None
+        self._governor = (
+            ThreadGovernor(self.n_threads, watch=True) if not self.settings.n_threads else None
+        )
         self.llm, self.offload = load_offloaded(
             self.info,
             self.settings.n_gpu_layers,
@@ -357,6 +359,8 @@ class ChatEngine:
         return kv_state.longest_prefix(self.llm.input_ids[: self.llm.n_tokens], tokens)
 
     def close(self) -> None:
+        if self._governor is not None:
+            self._governor.close()
         llm, self.llm = self.llm, None
         if llm is not None:
             llm.close()
