@@ -126,6 +126,6 @@ def test_a_running_window_reloads_when_its_models_own_settings_change(
         r = run_cli("models", "settings", starter_gguf.name, "--context", "1024")
         assert r.returncode == 0, r.stderr
         qtbot.waitUntil(lambda: w.model_info.get("n_ctx") == 1024, timeout=60_000)
-        assert "1 thread" not in w.model_label.text()
+        assert "1 thread" not in w.status_line.model_label.text()
     finally:
         w.close()

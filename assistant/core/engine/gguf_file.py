@@ -137,7 +137,7 @@ def _describe_non_gguf(head: bytes) -> str:
 def inspect(path: Path | str) -> GGUFInfo:
     """Read a GGUF header, or raise ModelError saying what is wrong with the file."""
     p = Path(path).expanduser()
-    fix = "Download it again or pick another model (`assistant ask --model PATH`)."
+    fix = "Download it again, or choose another model."
     if not p.exists():
         raise ModelError(
             f"Model file not found: {p}.",
@@ -152,7 +152,10 @@ def inspect(path: Path | str) -> GGUFInfo:
         with p.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             head = bytes(mm[:16])
             if head[:4] != MAGIC:
-                raise ModelError(f"Cannot use {p.name}: {_describe_non_gguf(head)}.", fix)
+                raise ModelError(
+                    f"Cannot use {p.name}: {_describe_non_gguf(head)}.",
+                    "Choose a model file in the GGUF format (.gguf) instead.",
+                )
             return _parse(p, mm, size)
     except ModelError:
         raise

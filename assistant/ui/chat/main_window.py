@@ -30,6 +30,7 @@ from assistant.ui.chat.menus import MenuActions, build_menus
 from assistant.ui.chat.message_view import ChatView, MessageWidget
 from assistant.ui.chat.settings_actions import SettingsActions
 from assistant.ui.chat.sidebar import Sidebar
+from assistant.ui.chat.status_line import StatusLine
 from assistant.ui.chat.transcript import Transcript
 from assistant.ui.chat.voice_input import VoiceInput
 from assistant.ui.common import markdown_render
@@ -56,7 +57,6 @@ class MainWindow(QMainWindow):
         self.keep_running = lambda: False  # True: closing hides the window (tray)
         self.quit_app = self.close  # Quit (Ctrl+Q); the desktop quits the whole app
         self._warmed = False
-        self._pieces = 0
         self.settings_actions = SettingsActions(services, self, lambda: self.conversation_id)
         self.memory_actions = MemoryActions(services, self, self.owns)
 
@@ -112,12 +112,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
         self.inspector_dock.hide()
 
-        self.model_label = QLabel("Loading model…")
-        self.speed_label = QLabel("")
-        self.ctx_label = QLabel("")
-        for w in (self.model_label, self.speed_label, self.ctx_label):
-            w.setContentsMargins(8, 0, 8, 0)
-            self.statusBar().addPermanentWidget(w)
+        self.status_line = StatusLine(self.statusBar(), self.engine, self.messages)
         build_menus(self, self._menu_actions())
 
         self.sidebar.selected.connect(self.open_conversation)
@@ -140,7 +135,6 @@ class MainWindow(QMainWindow):
         self.messages.status.connect(self.statusBar().showMessage)
         self.messages.banner.connect(self._show_banner)
         self.messages.banner_cleared.connect(lambda _kind: self.banner.hide())
-        self.engine.load_started.connect(lambda: self.model_label.setText("Loading model…"))
 
         # Bound methods of this QObject: Qt queues them onto the GUI thread.
         w = self.engine.worker
@@ -287,15 +281,9 @@ class MainWindow(QMainWindow):
         report = stats.get("prompt")
         left_out = left_out_texts(self.store, report)
         self.inspector.show_report(report, left_out, stats.get("recall"))
-        n_ctx = self.model_info.get("n_ctx")
+        self.status_line.show_report(stats, self.model_info.get("n_ctx"))
         if report:
-            used = report["total_tokens"] + stats.get("generated_tokens", 0)
-            self.ctx_label.setText(f"context {used:,}/{report['n_ctx']:,}")
             self.transcript.mark_left_out(set(report.get("dropped_ids") or []))
-        else:
-            self.ctx_label.setText(f"context —/{n_ctx:,}" if n_ctx else "")
-        tps, n = stats.get("tokens_per_s", 0.0), stats.get("generated_tokens", 0)
-        self.speed_label.setText(f"{tps:.1f} tok/s" if tps and n > 1 else "")
 
     # -- sending --------------------------------------------------------------
 
@@ -303,6 +291,7 @@ class MainWindow(QMainWindow):
         if not text or self.streaming is not None:
             return
         self.messages.hide_banner("voice")  # the user moved on
+        self.messages.hide_banner("model-choice")
         if self.editing_id is not None:
             self._send_edit(text)
             return
@@ -320,8 +309,7 @@ class MainWindow(QMainWindow):
 
     def _begin(self, job: Job) -> None:
         self.job = job  # signals of other jobs (the quick prompt's) are not ours
-        self._pieces = 0
-        self.speed_label.setText("reading the conversation…" if self.model_info else "")
+        self.status_line.answer_started(bool(self.model_info))
         self.streaming = self._widget("assistant")
         self.streaming.set_text("", final=True)
         self.streaming.set_note("" if self.model_info else "waiting for the model to load…")
@@ -398,26 +386,16 @@ class MainWindow(QMainWindow):
             # After the model load, not beside it: both hold the GIL in bursts.
             self._warmed = True
             threading.Thread(target=markdown_render.warm_up, name="warm-up", daemon=True).start()
-        if info.get("offload_note"):
-            self.statusBar().showMessage(info["offload_note"], 15000)
         # The speech model loads right after the chat model, not behind memory
         # (idempotent: once per start).
         self.ptt.preload()
         self.messages.hide_banner("model")
-        threads = info["threads"]
-        where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
-        gpu = f" · GPU {info['gpu_layers']} layers" if info.get("gpu_layers") else ""
-        self.model_label.setText(f"{info['name']}{gpu} · {where}")
-        self.model_label.setToolTip(info.get("offload_note") or "")  # stays after the message
         if self.streaming is not None:
             self.streaming.set_note("")
-        elif not self.ctx_label.text().startswith("context ") or "—" in self.ctx_label.text():
-            self.ctx_label.setText(f"context —/{info['n_ctx']:,}")
         self._update_buttons()
 
     def _load_failed(self, message: str) -> None:
         self.ptt.preload()
-        self.model_label.setText("No model loaded")
         self.messages.show_banner(
             f"{message}\nOpen Settings (Ctrl+,) to choose another model.", "model"
         )
@@ -431,9 +409,7 @@ class MainWindow(QMainWindow):
     def _chunk(self, job_id: int, text: str) -> None:
         if self.streaming is not None and self.owns(job_id):
             self.streaming.append(text)
-            self._pieces += 1
-            if self._pieces % 8 == 1:  # a light progress sign; exact figures come with Done
-                self.speed_label.setText(f"answering… {self._pieces} tokens")
+            self.status_line.answer_piece()
 
     def _notice(self, job_id: int, message: str) -> None:
         if self.owns(job_id):
@@ -449,7 +425,7 @@ class MainWindow(QMainWindow):
         if not self.owns(job_id):
             return
         self.statusBar().showMessage(message, 15000)
-        self.speed_label.setText("")
+        self.status_line.answer_failed()
         if self.streaming is not None and not self.streaming.text:
             self.streaming.set_text(f"*{message}*", final=True)
         self.streaming = None

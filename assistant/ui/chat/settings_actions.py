@@ -76,7 +76,8 @@ class SettingsActions(QObject):
         if kept != current.model:
             self.save(current.model_copy(update={"model": kept}))
         name = self._info.get("name", "the current model")
-        self._messages.info(f"Kept {name}: {' '.join(message.split())}", 20000)
+        # A banner, not the status line: the reason is often longer than the window is wide.
+        self._messages.show_banner(f"Kept {name}. {' '.join(message.split())}", "model-choice")
 
     def fill_models_menu(self, menu: QMenu) -> None:
         """The starter model, GGUFs next to the current one, and a file chooser."""
@@ -106,7 +107,12 @@ class SettingsActions(QObject):
         self.models_window = dlg
 
     def browse_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self._parent, "Choose a model", "", "GGUF (*.gguf)")
+        # Where models are: the folder of one the user chose before, else the models folder.
+        chosen = self._live.current.model.path
+        folder = Path(chosen).expanduser().parent if chosen else self._paths.models_dir
+        path, _ = QFileDialog.getOpenFileName(
+            self._parent, "Choose a model", str(folder), "GGUF models (*.gguf);;All files (*)"
+        )
         if path:
             self.choose_model(path)
 
