@@ -31,8 +31,7 @@ def wait(qtbot, predicate, seconds: float, what: str) -> None:
 def app_with_api(qtbot, assistant_home, tmp_path):
     from PySide6.QtWidgets import QApplication
 
-    from assistant.ui.app import create_window
-    from assistant.ui.shell.desktop import Desktop
+    from assistant.ui.app import create_desktop, create_window
     from assistant.ui.shell.single_instance import InstanceServer
 
     port = free_port()
@@ -48,7 +47,7 @@ def app_with_api(qtbot, assistant_home, tmp_path):
     qtbot.addWidget(w)
     server = InstanceServer(tmp_path / "instance.sock")
     assert server.claim() is None
-    desktop = Desktop(QApplication.instance(), w, w.services, server)
+    desktop = create_desktop(QApplication.instance(), w, server)
     yield w, desktop, port
     desktop.close()
     desktop.quick.close()

@@ -30,8 +30,8 @@ def window(qtbot, assistant_home):
 
 @pytest.fixture
 def quick(qtbot, window):
+    from assistant.ui.app import connect_quick
     from assistant.ui.quick.quick_prompt import QuickPrompt
-    from assistant.ui.shell.desktop import connect_quick
 
     q = QuickPrompt(window.services)
     connect_quick(q, window)
@@ -131,21 +131,21 @@ def test_selected_text_goes_along_only_when_ticked(qtbot, window, quick):
 def test_without_a_tray_the_app_says_so_and_requests_still_work(qtbot, window, tmp_path):
     from PySide6.QtWidgets import QApplication
 
-    from assistant.ui.shell.desktop import Desktop
+    from assistant.ui.app import create_desktop
     from assistant.ui.shell.single_instance import InstanceServer
     from assistant.ui.shell.tray import NO_TRAY
 
     app = QApplication.instance()
     server = InstanceServer(tmp_path / "instance.sock")
     assert server.claim() is None and server.listening
-    desktop = Desktop(app, window, window.services, server)
+    desktop = create_desktop(app, window, server)
     try:
         assert desktop.tray is None and desktop.problems == [NO_TRAY]  # offscreen: no tray
         assert window.statusBar().currentMessage() == NO_TRAY
         window.statusBar().clearMessage()
         desktop.apply_settings(window.settings)  # e.g. after saving settings
         assert window.statusBar().currentMessage() == ""  # said once, not at every save
-        assert app.quitOnLastWindowClosed() and not window.keep_running()
+        assert app.quitOnLastWindowClosed() and not desktop.keep_running()
         desktop.handle({"cmd": "quick", "text": ""})
         assert desktop.quick.isVisible()
         assert "keeps running for your shortcut; Ctrl+Q quits it" in desktop.quick.status.text()

@@ -65,6 +65,26 @@ def create_window(app):  # -> MainWindow
     return window
 
 
+def connect_quick(quick, window) -> None:  # QuickPrompt, MainWindow
+    """The quick prompt's conversations show in the window, and continue there."""
+    quick.asked.connect(window.conversation_saved)
+    quick.answer_saved.connect(window.conversation_saved)
+    quick.continue_requested.connect(window.continue_conversation)
+
+
+def create_desktop(app, window, server):  # -> Desktop
+    """The app around the window: the quick prompt, tray, hotkeys and the instance
+    socket, wired to the window (what closing it does, what Quit does)."""
+    from assistant.ui.quick.quick_prompt import QuickPrompt
+    from assistant.ui.shell.desktop import Desktop
+
+    quick = QuickPrompt(window.services)
+    connect_quick(quick, window)
+    desktop = Desktop(app, window, quick, window.services, server, window.open_settings)
+    window.set_close_policy(desktop.keep_running, desktop.quit)
+    return desktop
+
+
 def offer_restore(problem: str) -> bool:
     """A damaged history at start: offer the newest good backup. True when restored."""
     from PySide6.QtWidgets import QMessageBox
@@ -148,11 +168,10 @@ def run(argv: list[str] | None = None, request: dict | None = None) -> int:
         QMessageBox.critical(None, "Assistant", str(e))
         return 1
     from assistant.ui.common.icons import app_icon
-    from assistant.ui.shell.desktop import Desktop
 
     app.setWindowIcon(app_icon())
     install_error_hook(window)
-    desktop = Desktop(app, window, window.services, server)
+    desktop = create_desktop(app, window, server)
     # SIGTERM (logout, `kill`) quits like the tray's Quit: the socket is removed and
     # a running answer is saved. Python sees signals only when it runs, so wake it.
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
@@ -54,8 +55,8 @@ class MainWindow(QMainWindow):
         self.editing_id: int | None = None
         self.streaming: MessageWidget | None = None
         self.job: Job | None = None  # the answer this window is showing
-        self.keep_running = lambda: False  # True: closing hides the window (tray)
-        self.quit_app = self.close  # Quit (Ctrl+Q); the desktop quits the whole app
+        self._keep_running: Callable[[], bool] = lambda: False  # True: closing hides it
+        self._quit_app: Callable[[], object] = self.close  # Quit (Ctrl+Q)
         self._warmed = False
         self.settings_actions = SettingsActions(services, self, lambda: self.conversation_id)
         self.memory_actions = MemoryActions(services, self, self.owns)
@@ -176,7 +177,7 @@ class MainWindow(QMainWindow):
             focus_input=self.composer.setFocus,
             stop=self.stop,
             regenerate=self.regenerate,
-            quit=lambda: self.quit_app(),
+            quit=lambda: self._quit_app(),
             memory_window=ma.open_memory_window,
             documents_window=ma.open_documents_window,
             documents_only=ma.docs_btn,
@@ -196,6 +197,11 @@ class MainWindow(QMainWindow):
     def focus_search(self) -> None:
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
+
+    def set_close_policy(self, keep_running: Callable[[], bool], quit_app: Callable[[], object]):
+        """Set by the composition root: whether closing only hides the window (a tray
+        keeps the app), and what Quit does (the whole app, not only this window)."""
+        self._keep_running, self._quit_app = keep_running, quit_app
 
     def open_settings(self) -> None:
         self.settings_actions.open_settings()
@@ -456,7 +462,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop a running answer (what was shown is saved as stopped), end the engine thread."""
-        if self.keep_running():
+        if self._keep_running():
             self.hide()
             event.ignore()
             return

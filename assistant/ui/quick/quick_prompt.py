@@ -10,6 +10,7 @@ streaming goes on and is saved.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
@@ -87,7 +88,7 @@ class QuickPrompt(QWidget):
         self.last_job_id = 0
         self._copied = ""  # what Copy put on the clipboard: not offered as a selection
         self._hold = True  # how listening was started: a held hotkey, or a toggle
-        self.quit_app = self.close  # the app's Quit (Ctrl+Q), set by Desktop
+        self.quit_app: Callable[[], object] = self.close  # Ctrl+Q: the app's Quit, once wired
 
         self.input = QLineEdit()
         self.input.setPlaceholderText(PLACEHOLDER)

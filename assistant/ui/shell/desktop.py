@@ -4,12 +4,12 @@ single-instance socket, all turning into the same few actions."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from assistant.core.config.settings import Settings
-from assistant.ui.chat.main_window import MainWindow
 from assistant.ui.quick.quick_prompt import QuickPrompt
 from assistant.ui.services.api_control import ApiControl
 from assistant.ui.services.parts import AppServices
@@ -21,18 +21,24 @@ log = logging.getLogger(__name__)
 
 
 class Desktop(QObject):
+    """``window``: the main window (shown, hidden, closed at Quit); ``open_settings``
+    opens its Settings dialog."""
+
     def __init__(
         self,
         app: QApplication,
-        window: MainWindow,
+        window: QWidget,
+        quick: QuickPrompt,
         services: AppServices,
         server: InstanceServer,
+        open_settings: Callable[[], None],
     ) -> None:
         super().__init__(window)
         self.app, self.window, self.server = app, window, server
+        self._open_settings = open_settings
         self._live, self._messages = services.live, services.messages
         self.quitting = False
-        self.quick = QuickPrompt(services)
+        self.quick = quick
         self.tray: Tray | None = None
         self.hotkeys = GlobalHotkeys(self)
         self.api = ApiControl(
@@ -44,10 +50,7 @@ class Desktop(QObject):
         server.received.connect(self.handle)
         self.hotkeys.pressed.connect(self._hotkey_down)
         self.hotkeys.released.connect(self._hotkey_up)
-        window.keep_running = self._keep_running
-        window.quit_app = self.quit
         self.quick.quit_app = self.quit
-        connect_quick(self.quick, window)
         self._live.changed.connect(lambda new, _old: self.apply_settings(new))
         services.ptt.state.connect(self._ptt_state)
         worker = services.engine.worker
@@ -152,7 +155,7 @@ class Desktop(QObject):
 
     def open_settings(self) -> None:
         self.show_window()
-        QTimer.singleShot(0, self.window.open_settings)
+        QTimer.singleShot(0, self._open_settings)
 
     def toggle_api(self) -> None:
         """The tray's "API server" item: turns api.enabled on or off."""
@@ -173,7 +176,7 @@ class Desktop(QObject):
 
     # -- events -------------------------------------------------------------------
 
-    def _keep_running(self) -> bool:
+    def keep_running(self) -> bool:
         """Closing the window: hide to the tray instead of quitting, if set so."""
         if self.quitting or self.tray is None or not self._live.current.desktop.close_to_tray:
             return False
@@ -218,13 +221,6 @@ class Desktop(QObject):
         self.api.stop()
         self.hotkeys.close()
         self.server.close()
-
-
-def connect_quick(quick: QuickPrompt, window: MainWindow) -> None:
-    """The quick prompt's conversations show in the window, and continue there."""
-    quick.asked.connect(window.conversation_saved)
-    quick.answer_saved.connect(window.conversation_saved)
-    quick.continue_requested.connect(window.continue_conversation)
 
 
 def shorten(text: str, limit: int) -> str:
