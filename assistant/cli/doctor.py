@@ -136,7 +136,7 @@ def _index() -> Check:
     if not (folder / "manifest.json").exists():
         return ("ok", "memory index", "not built yet (made at the first search)")
     from assistant.core.history.store import HistoryStore
-    from assistant.core.memory.knowledge import SOURCES, samples, take_index_lock
+    from assistant.core.memory.index_content import SOURCES, samples, take_index_lock
     from assistant.core.memory.vector_index import REPAIR_HINT, probe
 
     lock = None

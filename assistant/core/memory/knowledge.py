@@ -15,10 +15,8 @@ rebuilt from SQLite once, with one notice.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -29,6 +27,7 @@ from assistant.core.base.paths import Paths
 from assistant.core.config.settings import MemorySettings
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.embedder import Embedder
+from assistant.core.memory.index_content import SOURCES, samples, take_index_lock
 from assistant.core.memory.vector_cache import BATCH, EMBED_CHARS, VectorCache
 from assistant.core.memory.vector_index import (
     SELF_CHECK_K,
@@ -44,57 +43,6 @@ T = TypeVar("T")
 
 class IndexLost(Exception):
     """The index answers, but without items it was given: its vectors are gone."""
-
-
-# collection -> (key prefix, SQL giving (id, text[, conversation_id]) of what belongs in it)
-SOURCES: dict[str, tuple[str, str]] = {
-    "memories": ("m", "SELECT id, text FROM memories WHERE status = 'active'"),
-    "documents": ("c", "SELECT id, text FROM doc_chunks WHERE 1"),
-    # Past questions that got an answer: a new question is matched against old ones,
-    # and recall shows the pair.
-    "conversations": (
-        "h",
-        "SELECT id, content, conversation_id FROM messages WHERE role = 'user'"
-        " AND length(content) >= 20 AND EXISTS (SELECT 1 FROM messages a"
-        " WHERE a.parent_id = messages.id AND a.role = 'assistant' AND a.status = 'complete'"
-        # not the assistant's own fixed replies ("Got it, I'll remember that…")
-        " AND COALESCE(a.model, '') != 'assistant')",
-    ),
-}
-
-
-def samples(store: HistoryStore, collection: str, model: str) -> list[tuple[str, np.ndarray]]:
-    """A few items the index must hold, with their cached vectors: the oldest, a middle
-    one and the newest (``Knowledge`` and ``doctor`` query the index with them)."""
-    prefix, sql = SOURCES[collection]
-    ids = [r[0] for r in store.fetch(f"SELECT id FROM ({sql}) ORDER BY id")]
-    picked = sorted({ids[0], ids[len(ids) // 2], ids[-1]}) if ids else []
-    return VectorCache.read(store, model, [f"{prefix}{i}" for i in picked])
-
-
-def take_index_lock(data_dir: Path) -> tuple[bool, IO[str] | None]:
-    """The local index's exclusive lock (chromadb is not process-safe): ``(True, file)``
-    for the owner, who keeps the file open; ``(False, None)`` when another process holds
-    it. Without ``fcntl`` (Windows), one process per data folder is the user's job."""
-    try:
-        import fcntl
-    except ImportError:
-        return True, None
-    data_dir.mkdir(parents=True, exist_ok=True)
-    f = (data_dir / "index.lock").open("a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        return False, None
-    try:  # the pid is for people looking; the lock is the flock
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-    except OSError:
-        pass
-    return True, f
 
 
 class Knowledge:
