@@ -56,7 +56,11 @@ def emulated(cpu: str, *args: str, timeout: float = 300) -> subprocess.Completed
         "_PYI_PARENT_PROCESS_LEVEL": "-1",
         "_PYI_LINUX_PROCESS_NAME": "assistant",
     }
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # Variables that force a CPU kind (OPENBLAS_CORETYPE=Haswell in some CI images makes
+    # NumPy's OpenBLAS run AVX code on the emulated Nehalem) would test the environment,
+    # not the bundle: the emulated CPU must pick its own code.
+    forced = ("PYTHONPATH", "VIRTUAL_ENV", "OPENBLAS_CORETYPE", "MKL_ENABLE_INSTRUCTIONS")
+    clean = {k: v for k, v in os.environ.items() if k not in forced}
     return subprocess.run(
         ["qemu-x86_64", "-cpu", cpu, str(EXE), *args],
         capture_output=True,

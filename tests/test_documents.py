@@ -296,3 +296,9 @@ def test_cli_docs_add_reads_any_text_and_never_hides_what_it_left_out(tmp_path):
     r = run_cli("docs", "add", str(photo))
     assert r.stdout.startswith("0 added") and "1 skipped" in r.stdout, r.stdout
     assert f"skipped {photo}: IMG_0001 is not text (JPEG image)." in r.stdout
+    # A typo beside a good file adds neither: no source is left that was never scanned.
+    good = tmp_path / "camera" / "caption"
+    good.write_text("The boat is named Marigold.\n")
+    r = run_cli("docs", "add", str(good), str(tmp_path / "no-such-file"))
+    assert r.returncode == 1 and "does not exist" in r.stderr, r.stderr
+    assert str(good) not in run_cli("docs", "list").stdout

@@ -126,3 +126,36 @@ def test_memory_reindex_and_ask_work_on_a_damaged_index(big_index):
     assert r.returncode == 0, r.stderr[-2000:]
     recalled = json.loads(r.stdout)["recalled"]
     assert any("Biscuit" in item["text"] for item in recalled), recalled  # memory not dropped
+
+
+def test_first_use_after_one_shot_questions_is_not_reported_as_a_lost_index(assistant_home):
+    """`memory add` and `ask` write cached vectors but no index; the window's first
+    open builds it, and that is first use, not damage. A built index that is then
+    deleted is reported."""
+    from assistant.core.base.paths import get_paths
+    from assistant.core.config.settings import MemorySettings
+    from assistant.core.history.store import HistoryStore
+    from assistant.core.memory.service import MemoryService
+
+    assert run_cli("memory", "add", "My dog's name is Bruno").returncode == 0
+    assert run_cli("ask", "What is my dog's name?", "--no-save").returncode == 0
+
+    def open_notice() -> str | None:
+        paths = get_paths().ensure()
+        store = HistoryStore(paths.history_db)
+        svc = MemoryService(store, paths, MemorySettings())
+        said: list[str] = []
+        svc.on_notice = said.append  # as the window shows it
+        try:
+            svc.ensure_open()
+            return " ".join(said) or None
+        finally:
+            svc.knowledge.close()
+            store.close()
+
+    assert open_notice() is None, "first use read like damage"
+    wipe = get_paths().data_dir / "index"
+    import shutil
+
+    shutil.rmtree(wipe)
+    assert "missing" in (open_notice() or "")

@@ -85,6 +85,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _existing(path: Path | str) -> Path:
+    p = Path(path).expanduser().absolute()
+    if not p.exists():
+        raise AssistantError(f"{p} does not exist.", "Check the path and try again.")
+    return p
+
+
 def _like_prefix(folder: Path) -> str:
     """A LIKE pattern for everything under ``folder`` (wildcards in the name escaped)."""
     escaped = str(folder).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -98,14 +105,19 @@ class DocumentStore:
 
     # -- sources ------------------------------------------------------------
 
+    def add_sources(self, paths: list[Path]) -> list[int]:
+        """Add several at once, all or none: a missing path adds nothing, so no source
+        is left behind that was never scanned."""
+        for path in paths:
+            _existing(path)
+        return [self.add_source(p) for p in paths]
+
     def add_source(self, path: Path | str) -> int:
         """Add a file or folder; one inside a folder already added just comes back in.
 
         Returns the id of the source that covers it (so the caller scans that one).
         """
-        p = Path(path).expanduser().absolute()
-        if not p.exists():
-            raise AssistantError(f"{p} does not exist.", "Check the path and try again.")
+        p = _existing(path)
         with self.store.transaction() as db:
             for sid, root in db.execute("SELECT id, path FROM doc_sources").fetchall():
                 if p == Path(root) or p.is_relative_to(root):

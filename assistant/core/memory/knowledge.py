@@ -38,6 +38,9 @@ from assistant.core.memory.vector_index import (
 )
 
 log = logging.getLogger(__name__)
+
+# Beside the index folder: an index was built here, so one that is gone was lost.
+BUILT_MARK = "index.built"
 T = TypeVar("T")
 
 
@@ -127,6 +130,8 @@ class Knowledge:
                     self.notice = "The memory index was missing; it was rebuilt from the database."
                 self.sync(progress)
                 self._verify()
+                if not url:
+                    self._mark_built()
             else:
                 self.guest = True
                 log.info(
@@ -223,8 +228,15 @@ class Knowledge:
         return True
 
     def _was_built(self) -> bool:
-        """Cached vectors mean an index existed before (they are written while indexing)."""
-        return bool(self.store.fetch("SELECT EXISTS(SELECT 1 FROM vectors)")[0][0])
+        """Whether a local index was built here before (cached vectors alone do not say
+        so: a guest, such as `assistant ask`, writes them without any index)."""
+        return (self.paths.data_dir / BUILT_MARK).exists()
+
+    def _mark_built(self) -> None:
+        try:
+            (self.paths.data_dir / BUILT_MARK).touch()
+        except OSError:  # a read-only or full disk: the next open only says less
+            log.debug("could not mark the index as built", exc_info=True)
 
     def _take_lock(self) -> bool:
         if self._lock_file is not None:

@@ -159,7 +159,7 @@ class MemoryService:
         progress: Progress | None = None,
         embed_progress: Callable[[int, int], None] | None = None,
     ) -> ScanReport:
-        ids = [self.documents.add_source(p) for p in paths]
+        ids = self.documents.add_sources(paths)
         report = self.documents.scan(ids, progress)
         self.index_documents(embed_progress)
         return report
