@@ -254,7 +254,7 @@ def test_a_models_own_settings_are_used_when_it_loads(starter_gguf, tmp_path, gr
     eng = ChatEngine(settings, starter_gguf)
     try:
         d = eng.describe()
-        assert (d["n_ctx"], d["threads"], d["chat_template"]) == (768, 1, "built-in chatml")
+        assert (d.n_ctx, d.threads, d.chat_template) == (768, 1, "built-in chatml")
         texts, done, _ = collect(eng.stream(ask("What is the capital of France?"), greedy))
         assert "Paris" in "".join(texts) and done.finish_reason in ("stop", "length")
     finally:
@@ -262,7 +262,7 @@ def test_a_models_own_settings_are_used_when_it_loads(starter_gguf, tmp_path, gr
     eng = ChatEngine(settings, other)  # same weights, another file name: the shared values
     try:
         d = eng.describe()
-        assert (d["n_ctx"], d["threads"]) == (2048, 2) and d["chat_template"] != "built-in chatml"
+        assert (d.n_ctx, d.threads) == (2048, 2) and d.chat_template != "built-in chatml"
     finally:
         eng.close()
 

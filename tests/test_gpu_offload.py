@@ -80,4 +80,4 @@ def test_a_cpu_build_loads_on_the_cpu(info):
 
 def test_the_real_engine_on_this_cpu_build(engine):
     d = engine.describe()
-    assert d["gpu_layers"] == 0 and d["offload_note"] == ""
+    assert d.gpu_layers == 0 and d.offload_note == ""

@@ -61,14 +61,14 @@ def test_the_app_serves_its_own_model_and_queues_with_the_window(qtbot, app_with
     url = f"http://127.0.0.1:{port}/v1"
     wait(qtbot, lambda: bool(w.model_info), 60, "the model to load")
     client = openai.OpenAI(base_url=url, api_key=token, max_retries=0, timeout=120)
-    assert client.models.list().data[0].id == w.model_info["name"]
+    assert client.models.list().data[0].id == w.model_info.name
 
     got: dict[str, object] = {}
 
     def call() -> None:
         try:
             r = client.chat.completions.create(
-                model=w.model_info["name"],
+                model=w.model_info.name,
                 messages=[
                     {"role": "system", "content": DEFAULT_SYSTEM_PROMPT},
                     {"role": "user", "content": "What is the capital of France?"},

@@ -66,7 +66,12 @@ def test_download_use_and_chat(qtbot, window, hub):
     assert dlg.table.currentItem().text(0).endswith("(downloaded)")
     dlg.use_btn.click()
     assert w.settings.model.path.endswith("qwen2.5-0.5b-instruct-q4_k_m.gguf")
-    wait(qtbot, lambda: w.model_info.get("name") == ENTRY, 60, "the new model to load")
+    wait(
+        qtbot,
+        lambda: w.model_info is not None and w.model_info.name == ENTRY,
+        60,
+        "the new model to load",
+    )
     wait(qtbot, lambda: "is loaded" in dlg.status.text(), 10, "the dialog to say so")
     assert dlg.use_btn.text() == "In use" and not dlg.use_btn.isEnabled()
     w.submit("What is the capital of France?")

@@ -113,7 +113,7 @@ def test_a_running_window_reloads_when_its_models_own_settings_change(
     qtbot.addWidget(w)
     try:
         qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
-        assert w.model_info["n_ctx"] == 4096
+        assert w.model_info.n_ctx == 4096
         loads: list[str] = []
         w.engine.worker.loading.connect(loads.append)  # runs on the engine thread
         # Another model's values: no reload.
@@ -121,11 +121,13 @@ def test_a_running_window_reloads_when_its_models_own_settings_change(
         assert r.returncode == 0, r.stderr
         qtbot.waitUntil(lambda: "other.gguf" in w.settings.model.per_model, timeout=10_000)
         qtbot.wait(1500)
-        assert not loads and w.model_info["n_ctx"] == 4096
+        assert not loads and w.model_info.n_ctx == 4096
         # The loaded model's: it reloads with them.
         r = run_cli("models", "settings", starter_gguf.name, "--context", "1024")
         assert r.returncode == 0, r.stderr
-        qtbot.waitUntil(lambda: w.model_info.get("n_ctx") == 1024, timeout=60_000)
+        qtbot.waitUntil(
+            lambda: w.model_info is not None and w.model_info.n_ctx == 1024, timeout=60_000
+        )
         assert "1 thread" not in w.status_line.model_label.text()
     finally:
         w.close()

@@ -217,7 +217,7 @@ def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path
     w.settings_actions.choose_model(str(bad))  # Model → Choose a GGUF file…
     qtbot.waitUntil(lambda: bool(refused) and bool(w.model_info), timeout=LOAD_MS)
     assert "web page" in refused[0]
-    assert w.model_info["path"] == str(starter_gguf), "the working model stays loaded"
+    assert w.model_info.path == str(starter_gguf), "the working model stays loaded"
     # A banner: the reason is longer than the status line is wide.
     qtbot.waitUntil(lambda: w.banner.isVisibleTo(w), timeout=5000)
     assert w.banner.text().startswith("Kept SmolLM2") and "web page" in w.banner.text()
@@ -228,7 +228,7 @@ def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path
     assert not w.banner.isVisibleTo(w), "the note goes once the user moves on"
     w.settings_actions.choose_model(str(tmp_path / "gone.gguf"))
     qtbot.waitUntil(lambda: len(refused) == 2 and bool(w.model_info), timeout=LOAD_MS)
-    assert "not found" in refused[1] and w.model_info["path"] == str(starter_gguf)
+    assert "not found" in refused[1] and w.model_info.path == str(starter_gguf)
 
 
 def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):

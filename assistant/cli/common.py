@@ -37,7 +37,7 @@ def open_engine(s: Settings, model: str | None = None) -> Any:
     from assistant.core.engine.llama import open_engine as _open
 
     engine = _open(s.model, model)
-    note = engine.describe().get("offload_note")
+    note = engine.describe().offload_note
     if note:  # a GPU fallback, or all layers on the GPU: said once per load
         print(Dim()(f"[{note}]"), file=sys.stderr)
     return engine

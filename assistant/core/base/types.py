@@ -137,3 +137,25 @@ class MemoryNotice:
 
 
 Chunk = TextChunk | ContextNotice | RecallNotice | MemoryNotice | Done
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a loaded model says of itself: the status bar, Settings, the API and the
+    CLI read it (a local GGUF, or a server's model when ``remote``)."""
+
+    name: str
+    path: str  # the GGUF file, or the server's URL
+    architecture: str  # "remote" for a server
+    quantization: str
+    n_ctx: int
+    n_ctx_train: int | None
+    threads: int  # 0 for a server
+    gpu_layers: int
+    offload_note: str  # why fewer layers than asked went to the GPU, or ""
+    chat_template: str
+    recommended: dict[str, float] = field(default_factory=dict)  # the authors' sampling
+
+    @property
+    def remote(self) -> bool:
+        return self.architecture == "remote"

@@ -28,6 +28,7 @@ from assistant.core.base.types import (
     Done,
     FinishReason,
     GenerationStats,
+    ModelInfo,
     PromptReport,
     TextChunk,
     Turn,
@@ -365,20 +366,20 @@ class ChatEngine:
         if llm is not None:
             llm.close()
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "path": str(self.path),
-            "architecture": self.info.architecture,
-            "quantization": self.info.quantization,
-            "n_ctx": self.n_ctx,
-            "n_ctx_train": self.info.context_length,
-            "threads": self.n_threads,
-            "gpu_layers": self.offload.used,
-            "offload_note": self.offload.note,
-            "chat_template": self.template.name,
-            "recommended": dict(self.recommended),
-        }
+    def describe(self) -> ModelInfo:
+        return ModelInfo(
+            name=self.name,
+            path=str(self.path),
+            architecture=self.info.architecture,
+            quantization=self.info.quantization,
+            n_ctx=self.n_ctx,
+            n_ctx_train=self.info.context_length,
+            threads=self.n_threads,
+            gpu_layers=self.offload.used,
+            offload_note=self.offload.note,
+            chat_template=self.template.name,
+            recommended=dict(self.recommended),
+        )
 
 
 def recommended_sampling(info: gguf_file.GGUFInfo) -> dict[str, float]:

@@ -25,6 +25,7 @@ from assistant.core.base.types import (
     Done,
     FinishReason,
     GenerationStats,
+    ModelInfo,
     TextChunk,
     Turn,
 )
@@ -166,20 +167,19 @@ class RemoteEngine:
     def prefill(self, request: ChatRequest, cancel: CancelToken | None = None) -> int:
         return 0  # the server keeps its own cache
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "path": self.url,
-            "architecture": "remote",
-            "quantization": "",
-            "n_ctx": self.n_ctx,
-            "n_ctx_train": None,
-            "threads": 0,
-            "gpu_layers": 0,
-            "offload_note": "",
-            "chat_template": "the server's",
-            "recommended": {},
-        }
+    def describe(self) -> ModelInfo:
+        return ModelInfo(
+            name=self.name,
+            path=self.url,
+            architecture="remote",
+            quantization="",
+            n_ctx=self.n_ctx,
+            n_ctx_train=None,
+            threads=0,
+            gpu_layers=0,
+            offload_note="",
+            chat_template="the server's",
+        )
 
     def close(self) -> None:
         self._client.close()

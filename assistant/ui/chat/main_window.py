@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.base.types import Done
+from assistant.core.base.types import Done, ModelInfo
 from assistant.core.config.settings import Settings
 from assistant.core.history.store import Message
 from assistant.ui.chat.composer import Composer
@@ -165,8 +165,8 @@ class MainWindow(QMainWindow):
         return self.live.current
 
     @property
-    def model_info(self) -> dict:
-        """What the loaded model says of itself; {} while none is loaded."""
+    def model_info(self) -> ModelInfo | None:
+        """What the loaded model says of itself; None while none is loaded."""
         return self.engine.model_info
 
     def _menu_actions(self) -> MenuActions:
@@ -287,7 +287,7 @@ class MainWindow(QMainWindow):
         report = stats.get("prompt")
         left_out = left_out_texts(self.store, report)
         self.inspector.show_report(report, left_out, stats.get("recall"))
-        self.status_line.show_report(stats, self.model_info.get("n_ctx"))
+        self.status_line.show_report(stats, self.model_info.n_ctx if self.model_info else None)
         if report:
             self.transcript.mark_left_out(set(report.get("dropped_ids") or []))
 
@@ -304,7 +304,7 @@ class MainWindow(QMainWindow):
         if self.conversation_id is None:
             conv = self.store.create_conversation(
                 system_prompt=self.settings_actions.conversation_prompt(),
-                model=self.model_info.get("name"),
+                model=self.model_info.name if self.model_info else None,
             )
             self.transcript.conversation_id = conv.id
             self.sidebar.mark_current(conv.id)
@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
 
     # -- engine signals (queued onto the GUI thread) -----------------------------------
 
-    def _loaded(self, info: dict) -> None:
+    def _loaded(self, info: ModelInfo) -> None:
         if not self._warmed:
             # After the model load, not beside it: both hold the GIL in bursts.
             self._warmed = True

@@ -9,6 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from assistant.core.base import starter
+from assistant.core.base.types import ModelInfo
 from assistant.core.config.settings import ModelSettings, Settings, use_local_model
 from assistant.core.engine.model_path import gguf_files
 from assistant.ui.dialogs.models_window import ModelsWindow
@@ -38,8 +39,13 @@ class SettingsActions(QObject):
         self._live.changed_on_disk.connect(self._changed_on_disk)
 
     @property
-    def _info(self) -> dict:
+    def _info(self) -> ModelInfo | None:
         return self._engine.model_info
+
+    def _loaded_file(self) -> str | None:
+        """The local GGUF in use; None for a server or while none is loaded."""
+        info = self._info
+        return info.path if info and not info.remote else None
 
     def _changed_on_disk(self, new: Settings, old: Settings) -> None:
         if self.model_changed(old, new):
@@ -50,10 +56,9 @@ class SettingsActions(QObject):
 
     def open_settings(self) -> None:
         self.reload_from_disk()  # edit what is on disk, not an older copy
-        local = self._info.get("architecture") != "remote"
-        model_file = self._info.get("path") if local else None
+        model_file = self._loaded_file()
         current = self._live.current
-        recommended = self._info.get("recommended", {})
+        recommended = self._info.recommended if self._info else {}
         dlg = SettingsDialog(current, recommended, self._parent, model_file)
         if not dlg.exec() or dlg.result_settings is None:
             return
@@ -65,8 +70,8 @@ class SettingsActions(QObject):
     def model_changed(self, old: Settings, new: Settings) -> bool:
         """Whether the loaded model must reload: another model, or its own values changed
         (another model's per-model values do not count)."""
-        loaded = self._info.get("path")
-        if not loaded or self._info.get("architecture") == "remote":
+        loaded = self._loaded_file()
+        if not loaded:
             return new.model != old.model
         return new.model.for_file(loaded) != old.model.for_file(loaded)
 
@@ -75,14 +80,14 @@ class SettingsActions(QObject):
         current = self._live.current
         if kept != current.model:
             self.save(current.model_copy(update={"model": kept}))
-        name = self._info.get("name", "the current model")
+        name = self._info.name if self._info else "the current model"
         # A banner, not the status line: the reason is often longer than the window is wide.
         self._messages.show_banner(f"Kept {name}. {' '.join(message.split())}", "model-choice")
 
     def fill_models_menu(self, menu: QMenu) -> None:
         """The starter model, GGUFs next to the current one, and a file chooser."""
         menu.clear()
-        current = self._info.get("path")
+        current = self._info.path if self._info else None
         starter_path = starter.CHAT.path()
         choices: list[tuple[str, str | None]] = [(f"Starter: {starter.CHAT.name}", None)]
         folders = [self._paths.models_dir]  # downloaded and imported models

@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from assistant.core.base.types import ModelInfo
 from assistant.ui.common.message import Messages
 from assistant.ui.services.engine_client import EngineThread
 
@@ -27,18 +28,18 @@ class StatusLine(QObject):
         engine.worker.loaded.connect(self._loaded)
         engine.worker.load_failed.connect(lambda _why: self.model_label.setText("No model loaded"))
 
-    def _loaded(self, info: dict) -> None:
-        note = info.get("offload_note") or ""
+    def _loaded(self, info: ModelInfo) -> None:
+        note = info.offload_note
         if note:
             self._messages.info(note, 15000)
-        threads = info["threads"]
+        threads = info.threads
         where = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "remote"
-        gpu = f" · GPU {info['gpu_layers']} layers" if info.get("gpu_layers") else ""
-        self.model_label.setText(f"{info['name']}{gpu} · {where}")
+        gpu = f" · GPU {info.gpu_layers} layers" if info.gpu_layers else ""
+        self.model_label.setText(f"{info.name}{gpu} · {where}")
         self.model_label.setToolTip(note)  # stays after the message
         text = self.ctx_label.text()
         if not text.startswith("context ") or "—" in text:  # no answer's figures on show
-            self.ctx_label.setText(f"context —/{info['n_ctx']:,}")
+            self.ctx_label.setText(f"context —/{info.n_ctx:,}")
 
     def show_report(self, stats: dict, n_ctx: int | None) -> None:
         """The figures of the answer on screen (``stats`` empty: none yet)."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from assistant.core.base.errors import AssistantError
 from assistant.core.base.paths import Paths
-from assistant.core.base.types import CancelToken
+from assistant.core.base.types import CancelToken, ModelInfo
 from assistant.ui.services.engine_client import EngineThread
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ class ModelsWindow(QDialog):
         self.download_btn.setText(
             "Downloaded" if have else "Resume download" if part else "Download"
         )
-        in_use = row is not None and self._engine.model_info.get("path") == str(self._path(row))
+        info = self._engine.model_info
+        in_use = row is not None and info is not None and info.path == str(self._path(row))
         self.use_btn.setEnabled(have and not busy and not in_use)
         self.use_btn.setText("In use" if in_use else "Use this model")
         self.cancel_btn.setVisible(busy)
@@ -247,9 +248,9 @@ class ModelsWindow(QDialog):
         self.status.setText(f"Loading {row['name']}…")
         self.use_btn.setEnabled(False)
 
-    def _loaded(self, info: dict) -> None:
+    def _loaded(self, info: ModelInfo) -> None:
         row = self.current
-        if row is not None and info.get("path") == str(self._path(row)):
+        if row is not None and info.path == str(self._path(row)):
             self.status.setText(f"{row['name']} is loaded: ask away in the window.")
         self._update()
 

@@ -237,7 +237,7 @@ class QuickPrompt(QWidget):
             conv = self._store.create_conversation(
                 title=shown[:80],
                 system_prompt=self._live.current.chat.system_prompt,
-                model=self._engine.model_info.get("name"),
+                model=self._engine.model_info.name if self._engine.model_info else None,
             )
             self.conversation_id = conv.id
         self.input.clear()

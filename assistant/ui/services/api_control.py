@@ -29,7 +29,8 @@ class WindowRunner:
         self._engine = engine
 
     def model_id(self) -> str | None:
-        return self._engine.model_info.get("name")  # {} while (re)loading
+        info = self._engine.model_info  # None while (re)loading
+        return info.name if info else None
 
     def submit(self, task: Task, stream: ChunkStream) -> None:
         # From the server's thread: a queued signal to the engine thread.

@@ -22,6 +22,7 @@ from assistant.core.base.types import (
     ContextNotice,
     Done,
     MemoryNotice,
+    ModelInfo,
     RecallNotice,
     TextChunk,
 )
@@ -49,7 +50,7 @@ class Job:
 
 class EngineWorker(QObject):
     loading = Signal(str)
-    loaded = Signal(dict)
+    loaded = Signal(object)  # ModelInfo
     load_failed = Signal(str)
     load_refused = Signal(str, object)  # why, and the ModelSettings of the model that stays
     started = Signal(int, int)  # job id, conversation id
@@ -240,7 +241,7 @@ class EngineWorker(QObject):
 class EngineThread(QObject):
     """Owns the worker and its thread; every view talks to this object.
 
-    ``model_info`` is what the loaded model says of itself (``{}`` while none is
+    ``model_info`` is what the loaded model says of itself (None while none is
     loaded or a load is under way); ``answering`` the answers queued or running."""
 
     request_load = Signal(object, object)
@@ -275,14 +276,14 @@ class EngineThread(QObject):
         self._next_id = 0
         self.current: Job | None = None
         self._prefill_job: Job | None = None
-        self.model_info: dict = {}
+        self.model_info: ModelInfo | None = None
         self.answering: set[int] = set()  # job ids of answers not finished yet
 
-    def _loaded(self, info: dict) -> None:
+    def _loaded(self, info: ModelInfo) -> None:
         self.model_info = info
 
     def _load_failed(self, _message: str) -> None:
-        self.model_info = {}
+        self.model_info = None
 
     def _answered(self, job_id: int, _result: object) -> None:
         self.answering.discard(job_id)
@@ -292,7 +293,7 @@ class EngineThread(QObject):
         return any(i != (job.id if job else None) for i in self.answering)
 
     def load(self, settings: Settings, model_path: str | None = None) -> None:
-        self.model_info = {}
+        self.model_info = None
         self.load_started.emit()
         self.request_load.emit(settings, model_path)
 
