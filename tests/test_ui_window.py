@@ -118,7 +118,7 @@ def test_edit_makes_a_branch_and_both_are_reachable(qtbot, make_window):
     send(qtbot, w, "Name a fruit.")
     user = w.chat.messages()[0]
     qtbot.mouseClick(user.edit_btn, Qt.MouseButton.LeftButton)
-    assert w.composer.toPlainText() == "Name a fruit." and w.edit_note.isVisibleTo(w)
+    assert w.composer.toPlainText() == "Name a fruit." and w.edit.note.isVisibleTo(w)
     w.composer.selectAll()
     send(qtbot, w, "Name a vegetable.")
     widgets = w.chat.messages()

@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDockWidget,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -25,6 +24,7 @@ from assistant.core.base.types import Done, ModelInfo
 from assistant.core.config.settings import Settings
 from assistant.core.history.store import Message
 from assistant.ui.chat.composer import Composer
+from assistant.ui.chat.edit_mode import EditMode
 from assistant.ui.chat.inspector import PromptInspector, left_out_texts
 from assistant.ui.chat.memory_actions import MemoryActions
 from assistant.ui.chat.menus import MenuActions, build_menus
@@ -35,6 +35,7 @@ from assistant.ui.chat.status_line import StatusLine
 from assistant.ui.chat.transcript import Transcript
 from assistant.ui.chat.voice_input import VoiceInput
 from assistant.ui.common import markdown_render
+from assistant.ui.common.widgets import button_row
 from assistant.ui.services.engine_client import Job
 from assistant.ui.services.parts import AppServices
 
@@ -52,7 +53,6 @@ class MainWindow(QMainWindow):
         store = self.store
         self.setWindowTitle("Assistant")
         self.resize(1100, 760)
-        self.editing_id: int | None = None
         self.streaming: MessageWidget | None = None
         self.job: Job | None = None  # the answer this window is showing
         self._keep_running: Callable[[], bool] = lambda: False  # True: closing hides it
@@ -68,10 +68,8 @@ class MainWindow(QMainWindow):
         self.banner.setWordWrap(True)
         self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:8px")
         self.banner.hide()
-        self.edit_note = QLabel("Editing a message — Enter sends it as a new version, Esc cancels")
-        self.edit_note.setStyleSheet("color: gray")
-        self.edit_note.hide()
         self.composer = Composer()
+        self.edit = EditMode(self.composer, self.chat, store)
         self.send_btn = self._button("Send", "Send")
         self.stop_btn = self._button("Stop", "Stop the answer (Esc)")
         self.stop_btn.hide()
@@ -79,24 +77,21 @@ class MainWindow(QMainWindow):
         self.persona_btn = self._button("Persona", "Edit this conversation's persona")
         self.voice = VoiceInput(self, self.composer, services)
 
-        buttons = QHBoxLayout()
-        docs_btn = self.memory_actions.docs_btn
-        for w in (
+        buttons = button_row(
             self.persona_btn,
-            docs_btn,
+            self.memory_actions.docs_btn,
             None,
             self.voice.meter,
             self.voice.button,
             self.regen_btn,
             self.stop_btn,
             self.send_btn,
-        ):
-            buttons.addStretch(1) if w is None else buttons.addWidget(w)
+        )
         center = QWidget()
         col = QVBoxLayout(center)
         col.setContentsMargins(0, 0, 6, 6)
         proposals = self.memory_actions.proposals
-        for w in (self.banner, self.chat, proposals, self.edit_note, self.composer):
+        for w in (self.banner, self.chat, proposals, self.edit.note, self.composer):
             col.addWidget(w, 1 if w is self.chat else 0)
         col.addLayout(buttons)
         split = QSplitter()
@@ -235,7 +230,7 @@ class MainWindow(QMainWindow):
             return
         self.transcript.show(None)
         self.sidebar.mark_current(None)
-        self._cancel_edit()
+        self.edit.cancel()
         self._show_report(None)
         self.settings_actions.update_persona_button()
         self.composer.setFocus()
@@ -247,7 +242,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stop the answer first to switch conversations.", 4000)
             self.sidebar.mark_current(self.conversation_id)
             return
-        self._cancel_edit()
+        self.edit.cancel()
         if message_id:
             self.store.switch_branch(message_id)
         thread = self.transcript.show(cid, focus=message_id or None)
@@ -298,7 +293,7 @@ class MainWindow(QMainWindow):
             return
         self.messages.hide_banner("voice")  # the user moved on
         self.messages.hide_banner("model-choice")
-        if self.editing_id is not None:
+        if self.edit.active:
             self._send_edit(text)
             return
         if self.conversation_id is None:
@@ -328,7 +323,7 @@ class MainWindow(QMainWindow):
         if (
             len(text) >= 8
             and self.streaming is None
-            and self.editing_id is None
+            and not self.edit.active
             and self.conversation_id is not None
             and self.model_info
         ):
@@ -348,26 +343,10 @@ class MainWindow(QMainWindow):
     def start_edit(self, message_id: int) -> None:
         if self.streaming is not None:
             return
-        self.editing_id = message_id
-        self.composer.setPlainText(self.store.get_message(message_id).content)
-        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
-        for w in self.chat.messages():
-            w.set_editing(w.message is not None and w.message.id == message_id)
-        self.edit_note.show()
-        self.composer.setFocus()
-
-    def _cancel_edit(self) -> None:
-        if self.editing_id is not None:
-            self.editing_id = None
-            self.composer.clear()
-            for w in self.chat.messages():
-                w.set_editing(False)
-        self.edit_note.hide()
+        self.edit.start(message_id)
 
     def _send_edit(self, text: str) -> None:
-        mid = self.editing_id
-        assert mid is not None
-        self._cancel_edit()
+        mid = self.edit.take()
         widgets = self.chat.messages()
         target = next((w for w in widgets if w.message and w.message.id == mid), None)
         before = widgets[widgets.index(target) - 1] if target and widgets.index(target) else None
@@ -380,8 +359,8 @@ class MainWindow(QMainWindow):
         if self.streaming is not None:
             self.engine.stop(self.job)
             self.streaming.set_note("stopping…")
-        elif self.editing_id is not None:
-            self._cancel_edit()
+        elif self.edit.active:
+            self.edit.cancel()
         elif self.sidebar.search.hasFocus():
             self.sidebar.search.clear()
 
