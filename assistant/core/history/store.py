@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -24,6 +23,7 @@ from assistant.core.base.errors import DiskFullError, HistoryError
 from assistant.core.base.files import MB, disk_full, free_bytes, is_disk_full
 from assistant.core.history import backups
 from assistant.core.history.db import open_database
+from assistant.core.history.drafts import DraftsMixin
 from assistant.core.history.rows import (
     CONV_COLS,
     MSG_COLS,
@@ -40,17 +40,7 @@ from assistant.core.history.rows import (
 log = logging.getLogger(__name__)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class HistoryStore:
+class HistoryStore(DraftsMixin):
     """Thread-safe access to one history database (one connection, one lock).
 
     Opening checks the file first (``history_db.open_database``): a damaged
@@ -353,83 +343,6 @@ class HistoryStore:
                 "UPDATE conversations SET current_leaf_id = ? WHERE id = ?",
                 (leaf, m.conversation_id),
             )
-
-    # -- streaming answers --------------------------------------------------
-
-    def start_draft(
-        self, conversation_id: int, parent_id: int | None, model: str | None = None
-    ) -> Message:
-        """Create the assistant message an answer will stream into."""
-        now = time.time()
-        with self.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO messages (uid, conversation_id, parent_id, role, content, status,"
-                " model, created_at) VALUES (?, ?, ?, 'assistant', '', 'streaming', ?, ?)",
-                (uuid.uuid4().hex, conversation_id, parent_id, model, now),
-            )
-            mid = cur.lastrowid
-            db.execute(
-                "INSERT INTO message_drafts (message_id, content, owner_pid, updated_at)"
-                " VALUES (?, '', ?, ?)",
-                (mid, os.getpid(), now),
-            )
-            db.execute(
-                "UPDATE conversations SET current_leaf_id = ?, updated_at = ? WHERE id = ?",
-                (mid, now, conversation_id),
-            )
-        return self.get_message(mid)  # type: ignore[arg-type]
-
-    def update_draft(self, message_id: int, content: str) -> None:
-        """One small commit per call; cheap in WAL mode with synchronous=NORMAL."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    "UPDATE message_drafts SET content = ?, updated_at = ? WHERE message_id = ?",
-                    (content, time.time(), message_id),
-                )
-            except sqlite3.Error as e:
-                raise self._write_error(e) from e
-
-    def finish_draft(
-        self,
-        message_id: int,
-        content: str,
-        status: str = "complete",
-        stats: dict[str, Any] | None = None,
-    ) -> Message:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE messages SET content = ?, status = ?, stats = ? WHERE id = ?",
-                (content, status, json.dumps(stats) if stats else None, message_id),
-            )
-            db.execute("DELETE FROM message_drafts WHERE message_id = ?", (message_id,))
-        return self.get_message(message_id)
-
-    def discard_draft(self, message_id: int) -> None:
-        """Remove an answer that never produced text; the branch ends at its parent again."""
-        m = self.get_message(message_id)
-        with self.transaction() as db:
-            db.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-            db.execute(
-                "UPDATE conversations SET current_leaf_id = ? WHERE id = ? AND current_leaf_id = ?",
-                (m.parent_id, m.conversation_id, message_id),
-            )
-
-    def recover_drafts(self) -> int:
-        """Fold drafts of dead writers back into their messages as 'interrupted'."""
-        rows = self._query("SELECT message_id, content, owner_pid FROM message_drafts")
-        orphans = [(mid, text) for mid, text, pid in rows if not _pid_alive(pid)]
-        if not orphans:
-            return 0
-        with self.transaction() as db:
-            for mid, text in orphans:
-                db.execute(
-                    "UPDATE messages SET content = ?, status = 'interrupted' WHERE id = ?",
-                    (text, mid),
-                )
-                db.execute("DELETE FROM message_drafts WHERE message_id = ?", (mid,))
-        log.info("recovered %d interrupted answer(s)", len(orphans))
-        return len(orphans)
 
     # -- search -----------------------------------------------------------
 

@@ -288,10 +288,6 @@ class EngineThread(QObject):
     def _answered(self, job_id: int, _result: object) -> None:
         self.answering.discard(job_id)
 
-    def busy_with_other(self, job: Job | None) -> bool:
-        """Whether an answer other than ``job`` is queued or running before it."""
-        return any(i != (job.id if job else None) for i in self.answering)
-
     def load(self, settings: Settings, model_path: str | None = None) -> None:
         self.model_info = None
         self.load_started.emit()
