@@ -4,6 +4,7 @@ that serve them. No HTTP here: see api_server."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -142,6 +143,8 @@ def parse_body(body: bytes) -> Any:
     tokenizer) meets a value it cannot handle: a body nested thousands of
     levels deep, or a lone UTF-16 surrogate ("\\ud800") that UTF-8 cannot encode.
     """
+    if _nesting(body) > MAX_DEPTH:
+        raise ApiError(400, f"The request body is nested too deeply (over {MAX_DEPTH} levels).")
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -170,6 +173,26 @@ def parse_body(body: bytes) -> Any:
                     f"as \\u{ord(value[e.start]):04x}); send UTF-8 text.",
                 ) from e
     return data
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def _nesting(body: bytes) -> int:
+    """How deep the brackets outside strings go, before any parsing: json.loads would
+    recurse that deep in C, and code that runs meanwhile (a finalizer in a garbage
+    collection) meets the recursion limit and fails where no one can catch it."""
+    import numpy as np
+
+    brackets = _STRINGS.sub(b"", body).translate(None, delete=_NOT_BRACKETS)
+    if not brackets:
+        return 0
+    b = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((b == ord("[")) | (b == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max())
+
+
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 
 
 def parse(model: type[BaseModel], data: Any) -> Any:
