@@ -29,13 +29,13 @@ from assistant.core.api.server import ApiApp, ApiServer
 from assistant.core.base.types import ChatRequest, Done, TextChunk, Turn
 from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
 from assistant.core.engine.llama import ChatEngine, default_threads
-from assistant.core.engine.runner import ChunkStream, ThreadRunner
+from assistant.core.engine.runner import ChunkStream, EngineRunner, ServedEngine
 
 STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 TOKEN = "sk-bench"
 
 
-def direct(runner: ThreadRunner, params: GenerationSettings) -> tuple[float, int]:
+def direct(runner: ServedEngine, params: GenerationSettings) -> tuple[float, int]:
     """The engine's own generator, consumed on its own thread: no hand-over at all."""
     got: list[tuple[float, int]] = []
 
@@ -61,7 +61,7 @@ def direct(runner: ThreadRunner, params: GenerationSettings) -> tuple[float, int
     return got[0]
 
 
-def through_runner(runner: ThreadRunner, params: GenerationSettings) -> tuple[float, int]:
+def through_runner(runner: ServedEngine, params: GenerationSettings) -> tuple[float, int]:
     """The engine thread plus the asyncio hand-over, without HTTP (to split the cost)."""
 
     async def go() -> tuple[float, int]:
@@ -118,10 +118,10 @@ def main() -> int:
     args = ap.parse_args()
 
     # Loaded and run on the runner's thread, as `assistant serve` does.
-    runner = ThreadRunner(
-        lambda: ChatEngine(ModelSettings(n_ctx=4096, n_threads=args.threads), args.model)
-    )
-    engine = runner.wait_loaded()
+    thread = EngineRunner()
+    settings = ModelSettings(n_ctx=4096, n_threads=args.threads)
+    engine = thread.call(lambda: ChatEngine(settings, args.model)).result()
+    runner = ServedEngine(thread, lambda: engine)
     server = ApiServer(ApiApp(runner, token=lambda: TOKEN, defaults=GenerationSettings), 0)
     server.start()
     client = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -150,7 +150,8 @@ def main() -> int:
     finally:
         client.shutdown()
         server.stop()
-        runner.close()  # and the engine, on its thread
+        thread.call(engine.close)  # on its thread
+        thread.close()
     med = {k: statistics.median(v) for k, v in results.items()}
     print(
         f"\nmedian tok/s: direct {med['direct']:.1f}, runner {med['runner']:.1f}, API {med['api']:.1f}"

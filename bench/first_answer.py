@@ -56,14 +56,17 @@ def window_child() -> None:
     w.show()
     shown = time.perf_counter()
     marks: dict[str, float] = {"shown": shown - t0}
-    worker = w.engine.worker  # its signals, as the window gets them
-    worker.loaded.connect(lambda _i: marks.setdefault("loaded", time.perf_counter() - t0))
-    worker.chunk.connect(lambda _j, _t: marks.setdefault("first_token", time.perf_counter() - t0))
-    worker.recalled.connect(lambda _j, items: marks.setdefault("recalled", len(items)))
-    worker.finished.connect(lambda _j, d: marks.setdefault("prompt_tokens", d.stats.prompt_tokens))
-    worker.failed.connect(lambda _j, m: marks.setdefault("failed", m))
-    # These lambdas run on the engine thread; quitting from there would deadlock on
-    # the GIL, so the GUI thread looks for the end itself.
+    engine = w.engine  # its signals, as the window gets them (queued onto this thread)
+    engine.loaded.connect(lambda _i: marks.setdefault("loaded", time.perf_counter() - t0))
+
+    def watch(answer) -> None:
+        answer.chunk.connect(lambda _t: marks.setdefault("first_token", time.perf_counter() - t0))
+        answer.recalled.connect(lambda items: marks.setdefault("recalled", len(items)))
+        answer.finished.connect(lambda d: marks.setdefault("prompt_tokens", d.stats.prompt_tokens))
+        answer.failed.connect(lambda m: marks.setdefault("failed", m))
+
+    engine.answer_started.connect(watch)
+    # The GUI thread looks for the end itself, between events.
     poll = QTimer()
     poll.timeout.connect(lambda: ("prompt_tokens" in marks or "failed" in marks) and app.quit())
     poll.start(10)

@@ -25,15 +25,16 @@ def served(starter_gguf, tmp_path_factory):
     from assistant.core.api.server import ApiApp, ApiServer
     from assistant.core.config.settings import ModelSettings
     from assistant.core.engine.llama import ChatEngine
-    from assistant.core.engine.runner import ThreadRunner
+    from assistant.core.engine.runner import EngineRunner, ServedEngine
     from assistant.core.memory.embedder import Embedder
 
     # Loaded on the runner's thread, which alone uses it (as `assistant serve` does).
-    runner = ThreadRunner(lambda: ChatEngine(ModelSettings(n_ctx=2048, n_threads=2), starter_gguf))
-    engine = runner.wait_loaded()
+    runner = EngineRunner()
+    settings = ModelSettings(n_ctx=2048, n_threads=2)
+    engine = runner.call(lambda: ChatEngine(settings, starter_gguf)).result()
     embedder = Embedder(None, tmp_path_factory.mktemp("cache"))
     api = ApiApp(
-        runner,
+        ServedEngine(runner, lambda: engine),
         token=lambda: TOKEN,
         defaults=lambda: GenerationSettings(temperature=0.0, seed=7, max_tokens=64),
         embedder=lambda: embedder,
@@ -42,7 +43,8 @@ def served(starter_gguf, tmp_path_factory):
     server.start()
     yield server, engine, embedder
     server.stop()
-    runner.close()  # and the engine, on its thread
+    runner.call(engine.close)  # on its thread
+    runner.close()
 
 
 @pytest.fixture

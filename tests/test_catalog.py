@@ -72,8 +72,8 @@ def test_this_machine_is_detected_and_the_cli_lists_the_catalog():
     out = json.loads(r.stdout)
     assert out["hardware"]["ram_mb"] == hw.ram_mb
     rows = {m["id"]: m for m in out["models"]}
-    expected = {e["id"]: e for e in with_fit(load_catalog(), hw)}
-    assert {k: v["badge"] for k, v in rows.items()} == {k: v["badge"] for k, v in expected.items()}
+    expected = {r.entry.id: r.fit.badge for r in with_fit(load_catalog(), hw)}
+    assert {k: v["badge"] for k, v in rows.items()} == expected
     assert all(m["badge"] in ("fits", "slow", "won't fit") for m in rows.values())
     text = run_cli("models", "catalog")
     assert "This machine:" in text.stdout and "qwen2.5-0.5b-instruct-q4_k_m" in text.stdout

@@ -81,7 +81,7 @@ def test_a_full_disk_and_a_missing_file_are_clear_errors(hub, tmp_path, monkeypa
     usage = shutil.disk_usage(tmp_path)
     # The disk itself cannot be filled safely here: report 1 MB free instead.
     monkeypatch.setattr(
-        "assistant.core.models.downloads.shutil.disk_usage",
+        "assistant.core.base.files.shutil.disk_usage",
         lambda _p: type(usage)(usage.total, usage.total - 2**20, 2**20),
     )
     with pytest.raises(DownloadError, match="Not enough disk space"):

@@ -317,7 +317,7 @@ def test_a_failed_scan_shows_a_message_and_the_window_stays_usable(
     docs.add_paths([folder])
     wait_idle(qtbot, docs)
     assert docs.error.isVisibleTo(docs)
-    assert docs.error.text() == "Could not add documents: RuntimeError: disk on fire"
+    assert docs.error.text() == "Could not add documents: RuntimeError: disk on fire."
     assert docs.add_files_btn.isEnabled() and docs.add_folder_btn.isEnabled()
 
     def refused(paths, progress=None, embed_progress=None):

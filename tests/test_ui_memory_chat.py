@@ -93,7 +93,7 @@ def test_remember_recall_proposals_and_the_memory_window(qtbot, window):
     nurse = next(m for m in w.memory_actions.memories.list() if "nurse" in m.text)
     w.memory_actions.memories.forget(nurse.id)
     mw.changed.emit()  # as the window does after a delete: the engine syncs the index
-    index = w.engine.worker.memory.knowledge.index
+    index = w.services.memory.knowledge.index
     qtbot.waitUntil(lambda: f"m{nurse.id}" not in index.ids("memories"), timeout=10_000)
     assert all("nurse" not in m.text for m in w.memory_actions.memories.list(None))
 
@@ -123,7 +123,7 @@ def test_remember_button_on_a_message(qtbot, window):
 
 def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path, monkeypatch):
     w = window
-    w.engine.worker.memory.add_documents([make_docs(tmp_path / "docs")])
+    w.services.memory.add_documents([make_docs(tmp_path / "docs")])
     qtbot.keyClick(w, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     assert w.memory_actions.documents_only
     send(qtbot, w, "How long is the kettle's warranty?")

@@ -54,7 +54,7 @@ def test_download_use_and_chat(qtbot, window, hub):
     assert dlg.hardware.text().startswith("This computer:")
     assert dlg.table.topLevelItemCount() >= 8
     dlg.select(ENTRY)
-    assert dlg.current["id"] == ENTRY and dlg.download_btn.isEnabled()
+    assert dlg.current.entry.id == ENTRY and dlg.download_btn.isEnabled()
     assert not dlg.use_btn.isEnabled()
     values: list[int] = []
     dlg.bar.valueChanged.connect(values.append)
@@ -86,7 +86,7 @@ def test_cancel_keeps_a_partial_download(qtbot, window, hub):
     qtbot.addWidget(dlg)
     dlg.select(ENTRY)  # before the list is filled: it is selected once it is
     wait(qtbot, lambda: dlg.current is not None, 30, "the list")
-    assert dlg.current["id"] == ENTRY
+    assert dlg.current.entry.id == ENTRY
     dlg.download_btn.click()
     dlg.cancel_download()
     wait(qtbot, lambda: dlg._job is None, 60, "the download to stop")

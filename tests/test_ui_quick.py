@@ -53,7 +53,7 @@ def test_quick_prompt_streams_saves_copies_hides_and_continues(qtbot, window, qu
     assert q.isVisible()
     qtbot.waitUntil(q.input.hasFocus, timeout=3000)
     pieces = []
-    w.engine.worker.chunk.connect(lambda _j, t: pieces.append(t))  # runs on the engine thread
+    w.engine.answer_started.connect(lambda a: a.chunk.connect(pieces.append))
     qtbot.keyClicks(q.input, "What is the capital of France?")
     qtbot.keyClick(q.input, Qt.Key.Key_Return)
     assert q.question.text() == "What is the capital of France?" and q.input.text() == ""

@@ -115,7 +115,7 @@ def test_a_running_window_reloads_when_its_models_own_settings_change(
         qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
         assert w.model_info.n_ctx == 4096
         loads: list[str] = []
-        w.engine.worker.loading.connect(loads.append)  # runs on the engine thread
+        w.engine.loading.connect(loads.append)
         # Another model's values: no reload.
         r = run_cli("models", "settings", "other.gguf", "--context", "1024")
         assert r.returncode == 0, r.stderr

@@ -44,7 +44,7 @@ def make_window(qtbot, assistant_home):
 
 def send(qtbot, w, text: str):
     chunks: list[str] = []
-    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    w.engine.answer_started.connect(lambda a: a.chunk.connect(chunks.append))
     qtbot.keyClicks(w.composer, text)
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: w.streaming is None and bool(chunks), timeout=ANSWER_MS)
@@ -81,7 +81,7 @@ def test_shift_enter_makes_a_new_line(qtbot, make_window):
 def test_stop_mid_stream_keeps_partial_answer(qtbot, make_window):
     w = make_window(max_tokens=400)
     chunks: list[str] = []
-    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    w.engine.answer_started.connect(lambda a: a.chunk.connect(chunks.append))
     qtbot.keyClicks(w.composer, "Tell me a very long story about a dragon.")
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(chunks) >= 3, timeout=ANSWER_MS)
@@ -151,7 +151,7 @@ def test_close_and_reopen_loses_nothing(qtbot, make_window):
     send(qtbot, w, "Hello!")
     cid = w.conversation_id
     chunks: list[str] = []
-    w.engine.worker.chunk.connect(lambda _j, t: chunks.append(t))
+    w.engine.answer_started.connect(lambda a: a.chunk.connect(chunks.append))
     qtbot.keyClicks(w.composer, "Now tell me a long story.")
     qtbot.keyClick(w.composer, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(chunks) >= 2, timeout=ANSWER_MS)
@@ -176,7 +176,7 @@ def test_bad_model_shows_a_message_and_the_app_stays_usable(qtbot, make_window, 
     assert w.conversation_id == conv.id
     # Asking anyway says why there is no answer (not "not loaded yet": nothing is coming).
     failures: list[str] = []
-    w.engine.worker.failed.connect(lambda _job, text: failures.append(text))  # engine thread
+    w.engine.answer_started.connect(lambda a: a.failed.connect(failures.append))
     w.submit("Hello?")
     qtbot.waitUntil(lambda: bool(failures), timeout=LOAD_MS)
     assert "not found" in failures[0] and "not loaded yet" not in failures[0]
@@ -211,7 +211,7 @@ def test_an_error_in_a_slot_is_shown_not_fatal(qtbot, make_window):
 def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path, starter_gguf):
     w = make_window()
     refused: list[str] = []
-    w.engine.worker.load_refused.connect(lambda text, _kept: refused.append(text))
+    w.engine.load_refused.connect(lambda text, _kept: refused.append(text))
     bad = tmp_path / "broken.gguf"
     bad.write_text("<html>oops</html>")
     w.settings_actions.choose_model(str(bad))  # Model → Choose a GGUF file…
@@ -238,7 +238,7 @@ def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):
     )
     w = make_window()
     notices: list[str] = []
-    w.engine.worker.notice.connect(lambda _j, m: notices.append(m))
+    w.engine.answer_started.connect(lambda a: a.notice.connect(notices.append))
     for i in range(20):
         send(qtbot, w, f"Write a long essay, part {i}, about the history of the Roman empire.")
         if notices:
@@ -261,7 +261,7 @@ def test_typing_pause_reads_ahead_so_sending_is_quick(qtbot, make_window):
     # A pause in typing starts a read-ahead of the conversation plus the draft.
     # (A list, not qtbot.waitSignal: the signal comes from the engine thread.)
     prefilled: list[int] = []
-    w.engine.worker.prefilled.connect(prefilled.append)
+    w.engine.prefilled.connect(prefilled.append)
     qtbot.keyClicks(w.composer, draft)
     qtbot.waitUntil(lambda: bool(prefilled), timeout=ANSWER_MS)
     assert prefilled[-1] > 20

@@ -97,19 +97,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not question:
         raise AssistantError("Nothing to ask: the question is empty.", 'Try `assistant ask "…"`.')
     settings = common.settings()
-    engine = common.open_engine(settings, args.model)
     cancel = CancelToken()
     dim = common.Dim()
-    with common.open_store() as store:
-        memory = common.open_memory(store, settings, recall_only=True)
-        service = ChatService(store, engine, settings, memory)
-        conv, chunks = service.start(
+    with common.open_session(settings, recall_only=True) as session:
+        engine = common.open_model(session, settings, args.model)
+        conv, chunks = session.ready_service().start(
             question, cancel, documents_only=args.docs, system_prompt=args.system
         )
         with common.ctrl_c_cancels(cancel):
             got = _stream_to(sys.stdout, chunks, dim, not args.json)
         if args.no_save:
-            store.delete_conversation(conv.id)
+            session.store.delete_conversation(conv.id)
     done = got.done
     assert done is not None
     if args.json:
@@ -200,13 +198,13 @@ class _Chat:
 def cmd_chat(args: argparse.Namespace) -> int:
     settings = common.settings()
     dim = common.Dim(sys.stdout)
-    with common.open_store() as store:
+    with common.open_session(settings) as session:
+        store = session.store
         if args.resume is not None:
             store.get_conversation(args.resume)  # fail fast, before loading the model
         print(dim("Loading the model…"), flush=True)
-        engine = common.open_engine(settings, args.model)
-        memory = common.open_memory(store, settings)
-        chat = _Chat(store, ChatService(store, engine, settings, memory), dim)
+        engine = common.open_model(session, settings, args.model)
+        chat = _Chat(store, session.ready_service(), dim)
         print(dim(f"{engine.name} · /help for commands · Ctrl+D or /quit to leave"))
         if args.resume is not None:
             chat.conv_id = args.resume

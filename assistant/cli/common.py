@@ -1,4 +1,4 @@
-"""What most commands need: settings, the history store, the engine."""
+"""What most commands need: settings, the history store, the chat session, the model."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from assistant.core.base.paths import get_paths
 from assistant.core.base.types import CancelToken
+from assistant.core.chat.session import ChatSession
 from assistant.core.config.settings import Settings, load_settings
+from assistant.core.engine.protocol import Engine
 from assistant.core.history.store import HistoryStore
+from assistant.core.memory.service import MemoryService
 
 
 def settings() -> Settings:
@@ -25,22 +29,45 @@ def open_store() -> HistoryStore:
     return store
 
 
-def open_memory(store: HistoryStore, s: Settings, recall_only: bool = False) -> Any:
-    from assistant.core.memory.service import MemoryService
+def open_session(s: Settings, recall_only: bool = False) -> ChatSession:
+    """History, memory over it (no model yet: ``open_model``); index notices are printed."""
+    from assistant.core.chat.session import open_session as _open
 
-    svc = MemoryService(store, get_paths().ensure(), s.memory, recall_only=recall_only)
-    svc.on_notice = lambda text: print(Dim()(f"[{text}]"), file=sys.stderr)
-    return svc
+    session = _open(get_paths().ensure(), s, recall_only=recall_only, on_notice=_tell)
+    session.store.backup_if_due()
+    return session
 
 
-def open_engine(s: Settings, model: str | None = None) -> Any:
+@contextlib.contextmanager
+def open_memory() -> Iterator[MemoryService]:
+    """Memory for a `memory` or `docs` command, closed after it."""
+    with open_session(settings()) as session:
+        yield session.memory
+
+
+def open_model(session: ChatSession, s: Settings, model: str | Path | None = None) -> Engine:
+    engine = session.open_model(s, model)
+    _say_offload(engine)
+    return engine
+
+
+def open_engine(s: Settings, model: str | None = None) -> Engine:
+    """A model without a session (`serve`)."""
     from assistant.core.engine.llama import open_engine as _open
 
     engine = _open(s.model, model)
+    _say_offload(engine)
+    return engine
+
+
+def _say_offload(engine: Engine) -> None:
     note = engine.describe().offload_note
     if note:  # a GPU fallback, or all layers on the GPU: said once per load
         print(Dim()(f"[{note}]"), file=sys.stderr)
-    return engine
+
+
+def _tell(text: str) -> None:
+    print(Dim()(f"[{text}]"), file=sys.stderr)
 
 
 @contextlib.contextmanager

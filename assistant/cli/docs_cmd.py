@@ -58,23 +58,21 @@ def _report(report: ScanReport, as_json: bool) -> None:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = common.open_memory(store, common.settings())
+    with common.open_memory() as mem:
         report = mem.add_documents(list(args.paths), _progress)
     _report(report, args.json)
     return 0
 
 
 def cmd_rescan(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        report = common.open_memory(store, common.settings()).rescan(_progress)
+    with common.open_memory() as mem:
+        report = mem.rescan(_progress)
     _report(report, args.json)
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = common.open_memory(store, common.settings())
+    with common.open_memory() as mem:
         sources, docs = mem.documents.sources(), mem.documents.documents()
     if args.json:
         print(
@@ -109,16 +107,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        removed = common.open_memory(store, common.settings()).remove_documents(args.path)
+    with common.open_memory() as mem:
+        removed = mem.remove_documents(args.path)
     print(f"Removed {args.path} ({plural(len(removed), 'indexed document')}) from the index.")
     return 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    with common.open_store() as store:
-        hits = common.open_memory(store, common.settings()).search(query, ("document",), args.limit)
+    with common.open_memory() as mem:
+        hits = mem.search(query, ("document",), args.limit)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
     elif not hits:

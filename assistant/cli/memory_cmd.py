@@ -86,13 +86,8 @@ def _as_dict(m: Memory) -> dict:
     }
 
 
-def _service(store):  # type: ignore[no-untyped-def]
-    return common.open_memory(store, common.settings())
-
-
 def cmd_add(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = _service(store)
+    with common.open_memory() as mem:
         m = mem.remember(" ".join(args.text))
         print(f"Saved #{m.id}: {m.text}")
         for old in mem.memories.history(m.id)[1:2]:
@@ -101,8 +96,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = _service(store)
+    with common.open_memory() as mem:
         status = None if args.status == "all" else args.status
         items = mem.memories.list(status)
     if args.json:
@@ -117,8 +111,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    with common.open_store() as store:
-        hits = _service(store).search(query, ("memory",), args.limit)
+    with common.open_memory() as mem:
+        hits = mem.search(query, ("memory",), args.limit)
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
     elif not hits:
@@ -130,8 +124,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        m = _service(store).memories.edit(args.id, " ".join(args.text))
+    with common.open_memory() as mem:
+        m = mem.memories.edit(args.id, " ".join(args.text))
         if m.id == args.id:
             print(f"No change: #{m.id} already says that.")
         else:
@@ -140,8 +134,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def cmd_accept(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = _service(store).memories
+    with common.open_memory() as service:
+        mem = service.memories
         if mem.get(args.id).status == "active":
             print(f"Already saved: #{args.id}.")
             return 0
@@ -151,15 +145,15 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        m = _service(store).memories.reject(args.id)
+    with common.open_memory() as mem:
+        m = mem.memories.reject(args.id)
         print(f"Dropped #{m.id}: {m.text}")
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = _service(store).memories
+    with common.open_memory() as service:
+        mem = service.memories
         first = mem.get(args.id)
         if first.superseded_by:
             print(
@@ -173,8 +167,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     if (args.id is None) == (not args.all):
         raise AssistantError("Say which memory to forget.", "Give its id, or --all for everything.")
-    with common.open_store() as store:
-        mem = _service(store)
+    with common.open_memory() as mem:
         if args.all:
             if not args.yes:
                 if not sys.stdin.isatty():
@@ -197,8 +190,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    with common.open_store() as store:
-        mem = _service(store)
+    with common.open_memory() as mem:
         t0 = time.perf_counter()
         print("Loading the embedding model…", file=sys.stderr)
         counts = mem.knowledge.reindex()

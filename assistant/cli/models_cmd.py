@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-BADGE_MARK = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit"}
+from assistant.core.base.files import size_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,19 +27,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from assistant.core.models.catalog import gb, load_catalog, with_fit
+    from assistant.core.models.catalog import BADGE_TEXT, gb, load_catalog, with_fit
     from assistant.core.models.hardware import detect
 
     hw = detect()
     rows = with_fit(load_catalog(), hw)
     if args.json:
-        print(json.dumps({"hardware": hw.to_dict(), "models": rows}, indent=2))
+        models = [r.to_dict() for r in rows]
+        print(json.dumps({"hardware": hw.to_dict(), "models": models}, indent=2))
         return 0
     gpu = ", ".join(f"{g.name} ({gb(g.vram_mb)})" for g in hw.gpus) or "no GPU found"
     print(f"This machine: {gb(hw.ram_mb)} RAM, {hw.cpu_cores} CPU cores, {gpu}\n")
     for r in rows:
-        print(f"{BADGE_MARK[r['badge']]:<12} {r['id']:<34} {gb(r['size_mb']):>7}  {r['license']}")
-        print(f"{'':<12} {r['summary']} ({r['reason']})")
+        e = r.entry
+        print(f"{BADGE_TEXT[r.fit.badge]:<12} {e.id:<34} {gb(e.size_mb):>7}  {e.license}")
+        print(f"{'':<12} {e.summary} ({r.fit.reason})")
     return 0
 
 
@@ -63,7 +65,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         data["own_settings"] = own
         print(json.dumps(data, indent=2))
         return 0
-    data["file_size"] = f"{info.file_size / 2**30:.2f} GB"
+    data["file_size"] = size_text(info.file_size)
     for key, value in data.items():
         print(f"{key.replace('_', ' '):>17}: {value if value is not None else '—'}")
     if own:
@@ -164,7 +166,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         mark = "*" if r["in_use"] else " "
         tag = " (starter)" if r["starter"] else ""
-        print(f"{mark} {Path(r['path']).name}{tag}  {r['size'] / 2**30:.2f} GB  {r['path']}")
+        print(f"{mark} {Path(r['path']).name}{tag}  {size_text(r['size'])}  {r['path']}")
     if remote:
         print(f"* answers come from the server at {remote} (model.remote_url)")
     return 0

@@ -26,7 +26,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from assistant.core.api.token import ENV, env_token, get_token, regenerate_token
     from assistant.core.base.errors import SettingsError
     from assistant.core.base.paths import get_paths
-    from assistant.core.engine.runner import ThreadRunner
+    from assistant.core.engine.runner import EngineRunner, ServedEngine, result_or_none
     from assistant.core.memory.embedder import Embedder
 
     settings = common.settings()
@@ -43,10 +43,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token = get_token(paths)
     # The engine loads on its own thread, which then runs every request (until it is
     # loaded, requests get 503).
-    runner = ThreadRunner(lambda: common.open_engine(settings), start=False)
+    runner = EngineRunner(start=False)
+    opened = runner.call(lambda: common.open_engine(settings))
     embedder = Embedder(settings.memory.embedding_model, paths.cache_dir)
     api = ApiApp(
-        runner,
+        ServedEngine(runner, lambda: result_or_none(opened)),
         token=lambda: get_token(paths),
         defaults=lambda: settings.generation,
         embedder=lambda: embedder,
@@ -56,7 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         print("Loading the model…", file=sys.stderr, flush=True)
         runner.start()
-        engine = runner.wait_loaded()
+        engine = opened.result()
     except BaseException:
         server.stop()
         runner.close()
@@ -77,7 +78,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         print("Stopping…", file=sys.stderr, flush=True)
         server.stop()
-        runner.close()  # closes the engine on its thread
+        runner.call(engine.close)  # on the thread that owns it
+        runner.close()
     return 0
 
 

@@ -29,12 +29,13 @@ def create_window(app):  # -> MainWindow
     (``window.services``; the desktop around it is built in ``run``)."""
     from assistant.core.base.errors import SettingsError
     from assistant.core.base.paths import get_paths
+    from assistant.core.chat.session import open_session
     from assistant.core.config.settings import Settings, load_settings
+    from assistant.core.engine.runner import EngineRunner
     from assistant.core.history.store import HistoryStore
-    from assistant.core.memory.service import MemoryService
     from assistant.ui.chat.main_window import MainWindow
     from assistant.ui.common.message import Messages
-    from assistant.ui.services.engine_client import EngineThread
+    from assistant.ui.services.engine_client import EngineClient
     from assistant.ui.services.live_settings import LiveSettings
     from assistant.ui.services.parts import AppServices
     from assistant.ui.services.push_to_talk import PushToTalk
@@ -50,10 +51,11 @@ def create_window(app):  # -> MainWindow
     threading.Thread(target=store.backup_if_due, name="backup", daemon=True).start()
     messages = Messages()
     live = LiveSettings(paths, settings, messages)
-    # The engine thread's own connection (thread-safe); memory works through it.
-    engine_store = HistoryStore(paths.history_db, paths.backups_dir)
-    memory = MemoryService(engine_store, paths, settings.memory)
-    engine = EngineThread(engine_store, memory, live)
+    # The chat session (its own history connection; memory works through it) is used
+    # on the engine runner's thread, which loads the model there too.
+    session = open_session(paths, settings)
+    engine = EngineClient(EngineRunner(), session, live)
+    memory = session.memory
     ptt = PushToTalk(lambda: live.current.voice)
     ptt.open_microphone()  # now, not after the models: a first press keeps its words
     services = AppServices(paths, store, messages, live, engine, memory, ptt)

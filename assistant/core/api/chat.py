@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.core.base.errors import AssistantError
 from assistant.core.base.types import CancelToken, ChatRequest, Done, Turn
 from assistant.core.config.settings import GenerationSettings
+from assistant.core.engine.protocol import Engine
 from assistant.core.engine.runner import Task
 
 API_KEY = "api"  # the engine keeps the API's KV state apart from the window's chats
@@ -239,11 +240,10 @@ def chat_task(req: ChatCompletionRequest, defaults: GenerationSettings) -> Task:
     )
     request = ChatRequest(turns=turns, system=system or None, key=API_KEY)
 
-    def task(engine: Any, cancel: CancelToken) -> Iterator[Any]:
+    def task(engine: Engine, cancel: CancelToken) -> Iterator[object]:
         nonlocal params
-        prompt = 0
-        if hasattr(engine, "tokenize"):  # a local model: refuse what does not fit
-            prompt = len(engine.tokenize(engine.render(request, turns)))
+        prompt = engine.prompt_tokens(request)
+        if prompt is not None:  # a local model: refuse what does not fit
             room = engine.n_ctx - prompt
             if room < 1 or (asked is not None and asked > room):
                 want = f" plus {asked} to generate" if asked else ""
@@ -255,7 +255,7 @@ def chat_task(req: ChatCompletionRequest, defaults: GenerationSettings) -> Task:
                     param="messages",
                 )
             params = params.model_copy(update={"max_tokens": min(params.max_tokens, room)})
-        yield Accepted(prompt)
+        yield Accepted(prompt or 0)
         yield from engine.stream(request, params, cancel)
 
     return task

@@ -8,6 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
+from assistant.core.base.files import atomic_write
 from assistant.core.base.paths import Paths
 
 ENV = "ASSISTANT_API_TOKEN"
@@ -41,8 +42,4 @@ def regenerate_token(paths: Paths) -> str:
 
 def _write_private(f: Path, text: str) -> None:
     f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(text + "\n")
-    os.replace(tmp, f)
+    atomic_write(f, text + "\n")  # its temp file, and so the file, is the owner's only (0600)

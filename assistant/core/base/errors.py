@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 
 class AssistantError(Exception):
     """An expected failure with a message fit to show a user as-is.
@@ -45,3 +47,13 @@ class HistoryDamagedError(HistoryError):
 
 class DiskFullError(AssistantError):
     """A write failed (or would fail) for lack of free space."""
+
+
+def failure_text(e: BaseException, what: str, logger: logging.Logger) -> str:
+    """The one line a user sees when background work fails: an ``AssistantError`` as it
+    stands; anything else is a bug, logged with its traceback to ``logger`` and named
+    after what failed ("The download failed: OSError: …"). The app stays up either way."""
+    if isinstance(e, AssistantError):
+        return str(e)
+    logger.error("%s", what, exc_info=e)
+    return f"{what}: {type(e).__name__}: {e}."

@@ -16,6 +16,15 @@ _FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _FULL_WORDS = ("no space left on device", "database or disk is full", "disk is full", "os error 28")
 
 
+def size_text(n: float) -> str:
+    """A size for people: "512 bytes", "3.4 KB", "491.0 MB", "4.6 GB"."""
+    for unit in ("bytes", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
 def free_bytes(path: Path) -> int | None:
     """Free space on the volume holding ``path`` (or its nearest existing parent)."""
     p = Path(path)
@@ -89,4 +98,17 @@ def atomic_write(path: Path, data: bytes | str, encoding: str = "utf-8") -> None
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and is_disk_full(e):
             raise disk_full(path.parent, len(raw)) from e
+        raise
+
+
+def atomic_copy(src: Path, dest: Path) -> None:
+    """Copy a file whole or not at all (a ``.part`` beside ``dest``, synced, renamed)."""
+    part = dest.with_name(dest.name + ".part")
+    try:
+        shutil.copyfile(src, part)
+        with part.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(part, dest)
+    except BaseException:
+        part.unlink(missing_ok=True)  # never a half-copied file under its real name
         raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from assistant.core.base.errors import AssistantError
 from assistant.core.base.types import (
@@ -25,6 +25,7 @@ from assistant.core.base.types import (
     Turn,
 )
 from assistant.core.config.settings import GenerationSettings, Settings
+from assistant.core.engine.protocol import Engine
 from assistant.core.history.store import Conversation, HistoryStore, Message
 from assistant.core.memory.recall import CONTEXT_HEADERS
 from assistant.core.memory.service import NO_DOCUMENTS, NOT_IN_DOCUMENTS
@@ -35,14 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TITLE_CHARS = 60
-
-
-class Engine(Protocol):
-    name: str
-
-    def stream(
-        self, request: ChatRequest, params: GenerationSettings | None, cancel: CancelToken | None
-    ) -> Iterator[Chunk]: ...
 
 
 def title_from(text: str) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from pydantic import (
 )
 
 from assistant.core.base.errors import SettingsError
+from assistant.core.base.files import atomic_write
 from assistant.core.base.paths import Paths, get_paths
 from assistant.core.config.hotkey_spec import parse_hotkey
 
@@ -326,18 +325,7 @@ def save_settings(settings: Settings, paths: Paths | None = None) -> Path:
     paths = paths or get_paths()
     f = paths.settings_file
     f.parent.mkdir(parents=True, exist_ok=True)
-    data = settings.model_dump(mode="json")
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", dir=f.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, f)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(f, json.dumps(settings.model_dump(mode="json"), indent=2) + "\n")
     return f
 
 

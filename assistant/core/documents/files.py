@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from assistant.core.base.files import size_text
 from assistant.core.documents.text import HEAD_BYTES, binary_label
 
 # Formats with a reader of their own, chosen by name; every other file is judged by content.
@@ -98,12 +99,4 @@ def os_reason(e: OSError, path: Path) -> str:
 
 
 def too_large(size: int, cap: int) -> str:
-    return f"too large ({human_size(size)}; the limit is {human_size(cap)})"
-
-
-def human_size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    return f"too large ({size_text(size)}; the limit is {size_text(cap)})"

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.base.errors import AssistantError
+from assistant.core.base.files import size_text
 from assistant.core.documents.files import (
     DEFAULT_MAX_BYTES,
     FORMAT_SUFFIXES,
     SUPPORTED_SUFFIXES,
-    human_size,
     iter_files,
     os_reason,
     too_large,
@@ -144,7 +144,7 @@ def _unpack(data: bytes, path: Path, max_bytes: int | None) -> tuple[str, bytes,
         raise _damaged(name, "gzip", e) from e
     if unpacked is None:
         raise DocumentError(
-            f"{name} is too large once decompressed (the limit is {human_size(max_bytes)}).",
+            f"{name} is too large once decompressed (the limit is {size_text(max_bytes)}).",
             "Decompress it and split it into smaller files, or leave it out.",
         )
     return _kind(unpacked, name, inner, compressed=True), unpacked, True

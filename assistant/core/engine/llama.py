@@ -15,7 +15,6 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from assistant.core.base import starter
 from assistant.core.base.cpu_threads import ThreadGovernor
@@ -39,6 +38,7 @@ from assistant.core.engine.context import choose_cut
 from assistant.core.engine.gpu_offload import load_offloaded
 from assistant.core.engine.llama_runtime import load_llama
 from assistant.core.engine.model_path import resolve_model_path
+from assistant.core.engine.protocol import Engine
 from assistant.core.engine.stops import StopMatcher
 from assistant.core.templates import chat_template
 
@@ -122,6 +122,9 @@ class ChatEngine:
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def prompt_tokens(self, request: ChatRequest) -> int | None:
+        return len(self.tokenize(self.render(request, request.turns)))
 
     def render(self, request: ChatRequest, turns: list[Turn]) -> str:
         msgs: list[dict[str, str]] = []
@@ -398,7 +401,7 @@ def recommended_sampling(info: gguf_file.GGUFInfo) -> dict[str, float]:
     return rec
 
 
-def open_engine(settings: ModelSettings, path: str | Path | None = None) -> Any:
+def open_engine(settings: ModelSettings, path: str | Path | None = None) -> Engine:
     """Load a model (or connect to model.remote_url); failures are ModelErrors."""
     if settings.remote_url and path is None:
         from assistant.core.engine.remote import RemoteEngine

@@ -164,8 +164,16 @@ class RemoteEngine:
             stats.tokens_per_s = (stats.generated_tokens - 1) / (t_last - t_first)
         yield Done("".join(parts), finish, stats)
 
-    def prefill(self, request: ChatRequest, cancel: CancelToken | None = None) -> int:
+    def prefill(
+        self,
+        request: ChatRequest,
+        params: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> int:
         return 0  # the server keeps its own cache
+
+    def prompt_tokens(self, request: ChatRequest) -> int | None:
+        return None  # only the server knows its tokenizer
 
     def describe(self) -> ModelInfo:
         return ModelInfo(

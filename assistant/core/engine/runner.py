@@ -1,10 +1,10 @@
-"""Jobs for the one engine, from other threads: the API server's way in.
+"""The engine's one long-lived thread, and the API server's way onto it.
 
-The engine belongs to one long-lived thread. A caller hands it a *task* (a
-function of the engine returning a generator of chunks) with a ``ChunkStream``;
-the engine's thread runs tasks one at a time, in order, and the chunks reach the
-caller's asyncio loop. ``ThreadRunner`` is that thread for `assistant serve`; the
-window's engine thread runs the same tasks through ``run_task``.
+The engine belongs to one thread: ``EngineRunner`` runs work there one piece at a
+time, in order (loading the model, every answer, closing it). `assistant serve`
+uses it directly; the window through a Qt adapter (ui/services/engine_client.py).
+The API server hands in a *task* (a function of the engine returning a generator
+of chunks) with a ``ChunkStream`` that carries the chunks to its asyncio loop.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ import queue
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Protocol
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
 
 from assistant.core.base.errors import AssistantError, ModelError
 from assistant.core.base.types import CancelToken
+from assistant.core.engine.protocol import Engine
 
 log = logging.getLogger(__name__)
 
 # (engine, cancel) -> chunks; run on the engine's thread, checks cancel between tokens
-Task = Callable[[Any, CancelToken], Iterator[Any]]
+Task = Callable[[Engine, CancelToken], Iterator[Any]]
+T = TypeVar("T")
 
 
 class _End:
@@ -110,7 +113,7 @@ class ChunkStream:
         raise StopAsyncIteration
 
 
-def run_task(engine: Any, task: Task, stream: ChunkStream) -> None:
+def run_task(engine: Engine | None, task: Task, stream: ChunkStream) -> None:
     """Run one task on the engine's thread; everything it yields goes to the stream."""
     if stream.cancel.cancelled:  # its client left while it waited
         stream.end()
@@ -139,52 +142,75 @@ class Runner(Protocol):
     def submit(self, task: Task, stream: ChunkStream) -> None: ...
 
 
-class ThreadRunner:
-    """The engine on its own thread, for a headless server.
+class EngineRunner:
+    """One long-lived thread that runs work in order: the engine is loaded, used and
+    closed there, and nowhere else.
 
-    The engine is loaded on that thread too (``load``) and only ever used there:
     llama.cpp's OpenMP team runs at a fraction of its speed (a third, measured on 2
-    cores) when a thread other than the one that first computed with it drives it.
+    cores) when a thread other than the one that first computed with it drives it,
+    so everything that touches the model goes through ``call``.
     """
 
-    def __init__(self, load: Callable[[], Any] | None = None, start: bool = True) -> None:
-        self.engine: Any = None
-        self.load_error: BaseException | None = None
-        self._loaded = threading.Event()
-        self._jobs: queue.Queue[tuple[Task, ChunkStream] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._loop, args=(load,), name="engine", daemon=True)
+    def __init__(self, name: str = "engine", start: bool = True) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None]
+        self._jobs = queue.SimpleQueue()
+        # A daemon: a model load cannot be interrupted, and must not keep a quitting
+        # app alive (what matters is already committed to SQLite).
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         if start:
             self.start()
 
     def start(self) -> None:
+        """Begin the work queued so far (``start=False``: queued before the thread runs)."""
         self._thread.start()
 
-    def model_id(self) -> str | None:
-        return getattr(self.engine, "name", None)
+    def call(self, work: Callable[[], T]) -> Future[T]:
+        """Run ``work`` on the engine's thread after what is queued before it."""
+        done: Future[T] = Future()
+        self._jobs.put((work, done))
+        return done
 
-    def wait_loaded(self, timeout: float | None = None) -> Any:
-        """The engine once loaded; the load's error if it failed."""
-        self._loaded.wait(timeout)
-        if self.load_error is not None:
-            raise self.load_error
-        return self.engine
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
-    def submit(self, task: Task, stream: ChunkStream) -> None:
-        self._jobs.put((task, stream))
-
-    def _loop(self, load: Callable[[], Any] | None) -> None:
-        if load is not None:
-            try:
-                self.engine = load()
-            except BaseException as e:  # handed to wait_loaded()'s caller
-                self.load_error = e
-        self._loaded.set()
+    def _loop(self) -> None:
         while (job := self._jobs.get()) is not None:
-            run_task(self.engine, *job)
-        if self.engine is not None and load is not None:
-            self.engine.close()  # on the thread that owns it
+            work, done = job
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                done.set_result(work())
+            except BaseException as e:  # the caller's to read; the thread goes on
+                if not isinstance(e, AssistantError):
+                    log.debug("engine work failed", exc_info=True)
+                done.set_exception(e)
 
-    def close(self, timeout: float = 30.0) -> None:
+    def close(self, timeout: float = 30.0) -> bool:
+        """End the thread after the queued work; False if still busy after ``timeout``."""
         if self._thread.is_alive():
             self._jobs.put(None)
             self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+class ServedEngine:
+    """The API server's way to an engine that lives on an ``EngineRunner`` (a ``Runner``)."""
+
+    def __init__(self, runner: EngineRunner, engine: Callable[[], Engine | None]) -> None:
+        self._runner = runner
+        self._engine = engine  # the one loaded now, None while none is (read from any thread)
+
+    def model_id(self) -> str | None:
+        engine = self._engine()
+        return engine.name if engine is not None else None
+
+    def submit(self, task: Task, stream: ChunkStream) -> None:
+        self._runner.call(lambda: run_task(self._engine(), task, stream))
+
+
+def result_or_none(future: Future[T]) -> T | None:
+    """What finished work returned; None while it runs or when it failed."""
+    if not future.done() or future.cancelled() or future.exception() is not None:
+        return None
+    return future.result()

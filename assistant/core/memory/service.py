@@ -61,6 +61,23 @@ class MemoryService:
         if notice and self.on_notice:
             self.on_notice(notice)
 
+    def use_settings(self, settings: MemorySettings) -> None:
+        """Settings changed while running (the window's Settings, the file edited)."""
+        self.settings = settings
+        self.knowledge.settings = settings
+
+    def take_notice(self) -> str:
+        """What opening the index had to say ("index rebuilt …"), once; or ""."""
+        return self.knowledge.take_notice() or ""
+
+    def sync_index(self) -> None:
+        """After edits elsewhere (the memory window): drop forgotten facts from the index now."""
+        if self.knowledge.index is not None:
+            self.knowledge.sync_if_changed()
+
+    def close(self) -> None:
+        self.knowledge.close()
+
     # -- saving ---------------------------------------------------------------
 
     def remember_command(self, text: str, message_id: int | None) -> Memory | None:

@@ -19,9 +19,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.core.base.errors import AssistantError
+from assistant.core.base.files import MB, size_text
 from assistant.core.models.hardware import Hardware
 
-Badge = Literal["fits", "slow", "won't fit"]
+Badge = Literal["fits", "slow", "won't fit", "unknown"]  # unknown: the hardware was not read
+BADGE_TEXT: dict[str, str] = {
+    "fits": "✓ fits",
+    "slow": "~ slow",
+    "won't fit": "✗ won't fit",
+    "unknown": "?",
+}
 SYSTEM_RESERVE_MB = 1536
 OVERHEAD_MB = 512
 CPU_MB_PER_CORE = 512
@@ -77,7 +84,8 @@ def fit(entry: CatalogEntry, hw: Hardware) -> Fit:
 
 
 def gb(mb: int) -> str:
-    return f"{mb / 1024:.1f} GB"
+    """Catalog sizes are in MB."""
+    return size_text(mb * MB)
 
 
 def catalog_file() -> Path:
@@ -101,18 +109,23 @@ def load_catalog(path: Path | None = None) -> list[CatalogEntry]:
     return entries
 
 
-def with_fit(entries: list[CatalogEntry], hw: Hardware) -> list[dict[str, Any]]:
-    """Catalog rows for display and JSON: the entry, its need and its badge."""
-    rows = []
-    for e in entries:
-        f = fit(e, hw)
-        rows.append(
-            {
-                **e.model_dump(),
-                "need_mb": e.need_mb,
-                "badge": f.badge,
-                "where": f.where,
-                "reason": f.reason,
-            }
-        )
-    return rows
+@dataclass(frozen=True)
+class CatalogRow:
+    """One catalog entry as this machine sees it: the model, and whether it fits."""
+
+    entry: CatalogEntry
+    fit: Fit
+
+    def to_dict(self) -> dict[str, Any]:
+        """For `models catalog --json`: the entry's fields, its need and its badge."""
+        f = self.fit
+        return self.entry.model_dump() | {
+            "need_mb": self.entry.need_mb,
+            "badge": f.badge,
+            "where": f.where,
+            "reason": f.reason,
+        }
+
+
+def with_fit(entries: list[CatalogEntry], hw: Hardware) -> list[CatalogRow]:
+    return [CatalogRow(e, fit(e, hw)) for e in entries]

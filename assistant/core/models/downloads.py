@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
 from assistant.core.base.errors import AssistantError
+from assistant.core.base.files import free_bytes, size_text
 from assistant.core.base.types import CancelToken
 
 log = logging.getLogger(__name__)
@@ -170,10 +170,10 @@ def download(
 
 
 def _check_disk(folder: Path, needed: int) -> None:
-    free = shutil.disk_usage(folder).free
-    if needed + DISK_MARGIN > free:
+    free = free_bytes(folder)
+    if free is not None and needed + DISK_MARGIN > free:
         raise DownloadError(
-            f"Not enough disk space: the download needs {needed / 2**30:.1f} GB and "
-            f"{free / 2**30:.1f} GB is free in {folder}.",
+            f"Not enough disk space: the download needs {size_text(needed)} and "
+            f"{size_text(free)} is free in {folder}.",
             "Free some space, or pick a smaller model.",
         )

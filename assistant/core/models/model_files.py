@@ -4,11 +4,10 @@ removing a downloaded or imported one."""
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 
 from assistant.core.base.errors import ModelError
+from assistant.core.base.files import atomic_copy, free_bytes, size_text
 from assistant.core.engine import gguf_file
 
 log = logging.getLogger(__name__)
@@ -70,22 +69,14 @@ def import_model(src: Path, models_dir: Path, copy: bool = True) -> tuple[Path, 
             return Path(src).resolve(), info
         return dest, info
     need = Path(src).stat().st_size
-    free = shutil.disk_usage(models_dir).free
-    if need > free:
+    free = free_bytes(models_dir)
+    if free is not None and need > free:
         raise ModelError(
-            f"Not enough disk space to copy {dest.name} ({need / 2**30:.1f} GB, "
-            f"{free / 2**30:.1f} GB free).",
+            f"Not enough disk space to copy {dest.name} ({size_text(need)}, "
+            f"{size_text(free)} free).",
             "Free some space, or import it with --link to use it where it is.",
         )
-    part = dest.with_name(dest.name + ".part")
-    try:
-        shutil.copyfile(src, part)
-        with part.open("rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(part, dest)
-    except BaseException:
-        part.unlink(missing_ok=True)  # never a half-copied model under its real name
-        raise
+    atomic_copy(Path(src), dest)
     return dest, gguf_file.inspect(dest)
 
 

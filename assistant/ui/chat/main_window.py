@@ -36,7 +36,7 @@ from assistant.ui.chat.transcript import Transcript
 from assistant.ui.chat.voice_input import VoiceInput
 from assistant.ui.common import markdown_render
 from assistant.ui.common.widgets import button_row
-from assistant.ui.services.engine_client import Job
+from assistant.ui.services.engine_client import Answer
 from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
@@ -54,12 +54,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Assistant")
         self.resize(1100, 760)
         self.streaming: MessageWidget | None = None
-        self.job: Job | None = None  # the answer this window is showing
+        self.job: Answer | None = None  # the answer this window is showing
         self._keep_running: Callable[[], bool] = lambda: False  # True: closing hides it
         self._quit_app: Callable[[], object] = self.close  # Quit (Ctrl+Q)
         self._warmed = False
         self.settings_actions = SettingsActions(services, self, lambda: self.conversation_id)
-        self.memory_actions = MemoryActions(services, self, self.owns)
+        self.memory_actions = MemoryActions(services, self)
 
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
@@ -132,15 +132,9 @@ class MainWindow(QMainWindow):
         self.messages.banner.connect(self._show_banner)
         self.messages.banner_cleared.connect(lambda _kind: self.banner.hide())
 
-        # Bound methods of this QObject: Qt queues them onto the GUI thread.
-        w = self.engine.worker
-        w.loaded.connect(self._loaded)
-        w.load_failed.connect(self._load_failed)
-        w.load_refused.connect(self._load_refused)
-        w.chunk.connect(self._chunk)
-        w.notice.connect(self._notice)
-        w.finished.connect(self._finished)
-        w.failed.connect(self._failed)
+        self.engine.loaded.connect(self._loaded)
+        self.engine.load_failed.connect(self._load_failed)
+        self.engine.load_refused.connect(self._load_refused)
         self.engine.load(self.settings)
 
         self.sidebar.refresh()
@@ -306,10 +300,16 @@ class MainWindow(QMainWindow):
         self.composer.clear()
         self._widget("user").set_text(text, final=True)
         docs = self.memory_actions.documents_only
-        self._begin(self.engine.submit("send", conv_id(self), text, documents_only=docs))
+        self.engine.send(conv_id(self), text, docs, watch=self._begin)
 
-    def _begin(self, job: Job) -> None:
-        self.job = job  # signals of other jobs (the quick prompt's) are not ours
+    def _begin(self, answer: Answer) -> None:
+        """Before the engine starts on it: this window shows ``answer``."""
+        self.job = answer
+        answer.chunk.connect(self._chunk)
+        answer.notice.connect(self._notice)
+        answer.finished.connect(self._finished)
+        answer.failed.connect(self._failed)
+        self.memory_actions.watch(answer)
         self.status_line.answer_started(bool(self.model_info))
         self.streaming = self._widget("assistant")
         self.streaming.set_text("", final=True)
@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
         if widgets and widgets[-1].role == "assistant":
             self.chat.truncate_after(widgets[-2] if len(widgets) > 1 else None)
         docs = self.memory_actions.documents_only
-        self._begin(self.engine.submit("regenerate", conv_id(self), documents_only=docs))
+        self.engine.regenerate(conv_id(self), docs, watch=self._begin)
 
     def start_edit(self, message_id: int) -> None:
         if self.streaming is not None:
@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
         self.chat.truncate_after(before)
         self._widget("user").set_text(text, final=True)
         docs = self.memory_actions.documents_only
-        self._begin(self.engine.submit("edit", conv_id(self), text, mid, docs))
+        self.engine.edit(conv_id(self), mid, text, docs, watch=self._begin)
 
     def stop(self) -> None:
         if self.streaming is not None:
@@ -388,27 +388,21 @@ class MainWindow(QMainWindow):
     def _load_refused(self, message: str, kept: object) -> None:
         self.settings_actions.model_refused(message, kept)  # type: ignore[arg-type]
 
-    def owns(self, job_id: int) -> bool:
-        return self.job is not None and self.job.id == job_id
+    # -- this window's answer (its own signals, queued onto the GUI thread) ------------
 
-    def _chunk(self, job_id: int, text: str) -> None:
-        if self.streaming is not None and self.owns(job_id):
+    def _chunk(self, text: str) -> None:
+        if self.streaming is not None:
             self.streaming.append(text)
             self.status_line.answer_piece()
 
-    def _notice(self, job_id: int, message: str) -> None:
-        if self.owns(job_id):
-            self.statusBar().showMessage(message, 8000)
+    def _notice(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
 
-    def _finished(self, job_id: int, done: Done) -> None:
-        if self.owns(job_id):
-            self._end()
-        else:
-            self.sidebar.refresh()  # a quick prompt's conversation
+    def _finished(self, _done: Done) -> None:
+        self._end()
 
-    def _failed(self, job_id: int, message: str) -> None:
-        if not self.owns(job_id):
-            return
+    def _failed(self, message: str) -> None:
+        self.job = None
         self.statusBar().showMessage(message, 15000)
         self.status_line.answer_failed()
         if self.streaming is not None and not self.streaming.text:

@@ -2,14 +2,13 @@
 
 SQLite edits (remember, accept, forget) happen here on the GUI thread (they
 are quick); anything that embeds runs on the engine thread or a scan thread,
-and the index catches up through ``EngineThread.sync_memory``.
+and the index catches up through ``EngineClient.sync_memory``.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -21,6 +20,7 @@ from assistant.core.memory.remember import to_third_person
 from assistant.core.memory.store import MemoryStore
 from assistant.ui.dialogs.documents_window import DocumentsWindow
 from assistant.ui.dialogs.memory_window import MemoryWindow
+from assistant.ui.services.engine_client import Answer
 from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
@@ -98,15 +98,14 @@ class ProposalBar(QWidget):
 
 
 class MemoryActions(QObject):
-    """Lives on the GUI thread; its bound methods receive the engine worker's signals.
-    ``owns(job_id)``: whether the window ``parent`` shows that answer."""
+    """Lives on the GUI thread; the window hands it each answer it shows (``watch``)."""
 
     open_conversation_requested = Signal(int)
     sources_ready = Signal(list)  # recalled items for the answer the window is showing
 
-    def __init__(self, services: AppServices, parent: QWidget, owns: Callable[[int], bool]) -> None:
+    def __init__(self, services: AppServices, parent: QWidget) -> None:
         super().__init__(parent)
-        self._parent, self._owns = parent, owns
+        self._parent = parent
         self.messages, self._engine, self._memory = (
             services.messages,
             services.engine,
@@ -128,24 +127,18 @@ class MemoryActions(QObject):
         )
         self._memory_window: MemoryWindow | None = None
         self._documents_window: DocumentsWindow | None = None
-        wk = self._engine.worker
-        wk.recalled.connect(self._recalled)
-        wk.memory_notice.connect(self._notice)
-        wk.memory_ready.connect(self._ready)
-        wk.index_notice.connect(self._ready)
-        wk.memory_failed.connect(self._failed)
+        self._engine.memory_ready.connect(self._ready)
+        self._engine.index_notice.connect(self._ready)
+        self._engine.memory_failed.connect(self._failed)
 
     @property
     def documents_only(self) -> bool:
         return self.docs_btn.isChecked()
 
-    def _recalled(self, job_id: int, items: list) -> None:
-        if self._owns(job_id):
-            self.sources_ready.emit(items)
-
-    def _notice(self, job_id: int, notice: MemoryNotice) -> None:
-        if self._owns(job_id):
-            self.notice(notice)
+    def watch(self, answer: Answer) -> None:
+        """The answer the window shows: its sources and the facts it saved or proposes."""
+        answer.recalled.connect(self.sources_ready.emit)
+        answer.memory_notice.connect(self.notice)
 
     def _ready(self, notice: str) -> None:
         if notice:

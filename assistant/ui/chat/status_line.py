@@ -8,13 +8,13 @@ from PySide6.QtWidgets import QLabel, QStatusBar
 
 from assistant.core.base.types import ModelInfo
 from assistant.ui.common.message import Messages
-from assistant.ui.services.engine_client import EngineThread
+from assistant.ui.services.engine_client import EngineClient
 
 PROGRESS_EVERY = 8  # tokens between "answering… N tokens" updates: exact figures come with Done
 
 
 class StatusLine(QObject):
-    def __init__(self, bar: QStatusBar, engine: EngineThread, messages: Messages) -> None:
+    def __init__(self, bar: QStatusBar, engine: EngineClient, messages: Messages) -> None:
         super().__init__(bar)
         self._messages = messages
         self._pieces = 0
@@ -25,8 +25,8 @@ class StatusLine(QObject):
             w.setContentsMargins(8, 0, 8, 0)
             bar.addPermanentWidget(w)
         engine.load_started.connect(lambda: self.model_label.setText("Loading model…"))
-        engine.worker.loaded.connect(self._loaded)
-        engine.worker.load_failed.connect(lambda _why: self.model_label.setText("No model loaded"))
+        engine.loaded.connect(self._loaded)
+        engine.load_failed.connect(lambda _why: self.model_label.setText("No model loaded"))
 
     def _loaded(self, info: ModelInfo) -> None:
         note = info.offload_note

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.base.errors import AssistantError
+from assistant.core.base.errors import failure_text
 from assistant.core.documents.readers import SUPPORTED_SUFFIXES
 from assistant.core.documents.store import Document, plural
 from assistant.core.memory.service import MemoryService
@@ -89,11 +89,8 @@ class ScanWorker(QObject):
     def run(self) -> None:
         try:
             self.done.emit(self._work(self))
-        except AssistantError as e:
-            self.failed.emit(str(e))
         except Exception as e:  # never let a bad file or a bug take the app down
-            log.exception("document job failed")
-            self.failed.emit(f"{self._failure}: {type(e).__name__}: {e}")
+            self.failed.emit(failure_text(e, self._failure, log))
         finally:
             QThread.currentThread().quit()
 

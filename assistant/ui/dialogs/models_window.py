@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -20,14 +22,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.core.base.errors import AssistantError
+from assistant.core.base.errors import AssistantError, failure_text
 from assistant.core.base.paths import Paths
 from assistant.core.base.types import CancelToken, ModelInfo
-from assistant.ui.services.engine_client import EngineThread
+from assistant.core.models.catalog import BADGE_TEXT, CatalogRow
+from assistant.ui.services.engine_client import EngineClient
 
 log = logging.getLogger(__name__)
-
-BADGE = {"fits": "✓ fits", "slow": "~ slow", "won't fit": "✗ won't fit", "unknown": "?"}
 
 
 class _Download(QObject):
@@ -48,7 +49,7 @@ class ModelsWindow(QDialog):
     def __init__(
         self,
         paths: Paths,
-        engine: EngineThread,
+        engine: EngineClient,
         use_model: Callable[[str], None],
         parent: QWidget | None = None,
     ) -> None:
@@ -86,13 +87,12 @@ class ModelsWindow(QDialog):
         col.addLayout(row)
         self._cancel: CancelToken | None = None
         self._job: _Download | None = None
-        self.rows: dict[str, dict] = {}
+        self.rows: dict[str, CatalogRow] = {}
         self._pending: str | None = None  # selected before the list was filled
         self.hardware.setText("Looking at this computer…")
-        worker = engine.worker
-        worker.loaded.connect(self._loaded)  # queued: this dialog lives on the GUI thread
-        worker.load_failed.connect(self._load_failed)
-        worker.load_refused.connect(self._load_refused)
+        engine.loaded.connect(self._loaded)
+        engine.load_failed.connect(self._load_failed)
+        engine.load_refused.connect(self._load_refused)
         self._detect = _Detect(self)
         self._detect.found.connect(self._fill)
         threading.Thread(target=self._find_hardware, name="hardware", daemon=True).start()
@@ -109,7 +109,7 @@ class ModelsWindow(QDialog):
             self._detect.found.emit(None, f"Could not look at this computer: {e}.")
 
     def _fill(self, hw, error: str | None) -> None:  # hw: Hardware | None
-        from assistant.core.models.catalog import gb, load_catalog, with_fit
+        from assistant.core.models.catalog import Fit, gb, load_catalog, with_fit
         from assistant.core.models.hardware import Hardware
 
         try:
@@ -117,8 +117,10 @@ class ModelsWindow(QDialog):
         except AssistantError as e:
             error, rows = str(e), []
         if hw is None:  # no badge rather than a wrong one
-            for r in rows:
-                r.update(badge="unknown", reason=f"needs about {gb(r['need_mb'])} of memory")
+            rows = [
+                replace(r, fit=Fit("unknown", "", f"needs about {gb(r.entry.need_mb)} of memory"))
+                for r in rows
+            ]
         if error:
             self.status.setText(error)
             self.hardware.setText("")
@@ -127,20 +129,21 @@ class ModelsWindow(QDialog):
             self.hardware.setText(
                 f"This computer: {gb(hw.ram_mb)} of RAM, {hw.cpu_cores} CPU cores, {gpu}."
             )
-        self.rows = {r["id"]: r for r in rows}
+        self.rows = {r.entry.id: r for r in rows}
         for r in rows:
             here = " (downloaded)" if self._path(r).exists() else ""
+            e = r.entry
             item = QTreeWidgetItem(
-                [r["name"] + here, BADGE[r["badge"]], gb(r["size_mb"]), r["license"], r["reason"]]
+                [e.name + here, BADGE_TEXT[r.fit.badge], gb(e.size_mb), e.license, r.fit.reason]
             )
-            item.setData(0, Qt.ItemDataRole.UserRole, r["id"])
+            item.setData(0, Qt.ItemDataRole.UserRole, r.entry.id)
             self.table.addTopLevelItem(item)
         for i in range(4):
             self.table.resizeColumnToContents(i)
         if rows:  # the best that fits: the biggest with a "fits" badge, else the first
-            fitting = [r for r in rows if r["badge"] == "fits"]
-            best = max(fitting, key=lambda r: r["size_mb"]) if fitting else rows[0]
-            self.select(self._pending or best["id"])
+            fitting = [r for r in rows if r.fit.badge == "fits"]
+            best = max(fitting, key=lambda r: r.entry.size_mb) if fitting else rows[0]
+            self.select(self._pending or best.entry.id)
 
     def select(self, model_id: str) -> None:
         self._pending = None if self.rows else model_id
@@ -150,18 +153,18 @@ class ModelsWindow(QDialog):
                 self.table.setCurrentItem(item)
 
     @property
-    def current(self) -> dict | None:
+    def current(self) -> CatalogRow | None:
         item = self.table.currentItem()
         return self.rows.get(item.data(0, Qt.ItemDataRole.UserRole)) if item else None
 
-    def _path(self, row: dict):  # -> Path
-        return self._paths.models_dir / row["file"]
+    def _path(self, row: CatalogRow) -> Path:
+        return self._paths.models_dir / row.entry.file
 
     def _update(self) -> None:
         row = self.current
         busy = self._job is not None
         have = row is not None and self._path(row).exists()
-        part = row is not None and self._path(row).with_name(row["file"] + ".part").exists()
+        part = row is not None and self._path(row).with_name(row.entry.file + ".part").exists()
         self.download_btn.setEnabled(row is not None and not busy and not have)
         self.download_btn.setText(
             "Downloaded" if have else "Resume download" if part else "Download"
@@ -172,9 +175,9 @@ class ModelsWindow(QDialog):
         self.use_btn.setText("In use" if in_use else "Use this model")
         self.cancel_btn.setVisible(busy)
         if row is not None:
-            part = self._path(row).with_name(row["file"] + ".part")
+            part = self._path(row).with_name(row.entry.file + ".part")
             resume = " A partial download is here and will be resumed." if part.exists() else ""
-            self.summary.setText(f"{row['summary']} From {row['repo']}.{resume}")
+            self.summary.setText(f"{row.entry.summary} From {row.entry.repo}.{resume}")
 
     # -- downloading -----------------------------------------------------------------
 
@@ -189,30 +192,26 @@ class ModelsWindow(QDialog):
         job.failed.connect(self._failed)
         self.bar.setValue(0)
         self.bar.show()
-        self.status.setText(f"Downloading {row['file']}…")
+        self.status.setText(f"Downloading {row.entry.file}…")
         self._update()
         threading.Thread(
             target=self._run, args=(row, job, self._cancel), name="download", daemon=True
         ).start()
 
-    def _run(self, row: dict, job: _Download, cancel: CancelToken) -> None:
+    def _run(self, row: CatalogRow, job: _Download, cancel: CancelToken) -> None:
         from assistant.core.models.downloads import download
 
         try:
             path = download(
-                row["repo"],
-                row["file"],
+                row.entry.repo,
+                row.entry.file,
                 self._paths.models_dir,
-                pinned_sha256=row["sha256"],
+                pinned_sha256=row.entry.sha256,
                 progress=job.progress.emit,
                 cancel=cancel,
             )
-        except AssistantError as e:
-            job.failed.emit(str(e))
-            return
         except Exception as e:  # never let a download take the app down
-            log.exception("download failed")
-            job.failed.emit(f"The download failed: {type(e).__name__}: {e}.")
+            job.failed.emit(failure_text(e, "The download failed", log))
             return
         job.done.emit(str(path))
 
@@ -231,7 +230,7 @@ class ModelsWindow(QDialog):
         self.status.setText(f"Downloaded and verified: {path}")
         item, row = self.table.currentItem(), self.current
         if item is not None and row is not None and str(self._path(row)) == path:
-            item.setText(0, f"{row['name']} (downloaded)")
+            item.setText(0, f"{row.entry.name} (downloaded)")
         self._update()
 
     def _failed(self, message: str) -> None:
@@ -245,13 +244,13 @@ class ModelsWindow(QDialog):
         if row is None or not self._path(row).exists():
             return
         self._use_model(str(self._path(row)))
-        self.status.setText(f"Loading {row['name']}…")
+        self.status.setText(f"Loading {row.entry.name}…")
         self.use_btn.setEnabled(False)
 
     def _loaded(self, info: ModelInfo) -> None:
         row = self.current
         if row is not None and info.path == str(self._path(row)):
-            self.status.setText(f"{row['name']} is loaded: ask away in the window.")
+            self.status.setText(f"{row.entry.name} is loaded: ask away in the window.")
         self._update()
 
     def _load_failed(self, message: str) -> None:

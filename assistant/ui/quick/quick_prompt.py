@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QShortcut
@@ -31,10 +30,8 @@ from assistant.core.base.types import Done
 from assistant.ui.common import markdown_render
 from assistant.ui.common.icons import app_icon
 from assistant.ui.common.widgets import level_meter, meter_value
+from assistant.ui.services.engine_client import Answer
 from assistant.ui.services.parts import AppServices
-
-if TYPE_CHECKING:
-    from assistant.ui.services.engine_client import Job
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +80,9 @@ class QuickPrompt(QWidget):
         )
         self.resize(620, 360)
         self.conversation_id: int | None = None
-        self.job: Job | None = None
+        self.job: Answer | None = None
         self.answer = ""
-        self.last_job_id = 0
+        self.last_job: Answer | None = None  # the latest answer asked for here
         self._copied = ""  # what Copy put on the clipboard: not offered as a selection
         self._hold = True  # how listening was started: a held hotkey, or a toggle
         self.quit_app: Callable[[], object] = self.close  # Ctrl+Q: the app's Quit, once wired
@@ -145,11 +142,6 @@ class QuickPrompt(QWidget):
         self._meter_timer.setInterval(50)
         self._meter_timer.timeout.connect(lambda: self.meter.setValue(meter_value(ptt.level)))
 
-        worker = self._engine.worker
-        worker.started.connect(self._started)
-        worker.chunk.connect(self._chunk)
-        worker.finished.connect(self._finished)
-        worker.failed.connect(self._failed)
         ptt.partial.connect(self._partial)
         ptt.final.connect(self._heard)
         ptt.failed.connect(self._voice_failed)
@@ -251,8 +243,7 @@ class QuickPrompt(QWidget):
             self.status.setText("Waiting for the answer in the main window to finish…")
         else:
             self.status.setText("Thinking…")
-        self.job = self._engine.submit("send", self.conversation_id, question)
-        self.last_job_id = self.job.id
+        self._engine.send(self.conversation_id, question, watch=self._watch)
         self._update_buttons()
         self.asked.emit(self.conversation_id)
 
@@ -291,20 +282,19 @@ class QuickPrompt(QWidget):
         self.copy_btn.setEnabled(bool(self.answer))
         self.continue_btn.setEnabled(self.conversation_id is not None)
 
-    # -- engine signals (GUI thread) -----------------------------------------------
+    # -- the answer's signals (GUI thread) -----------------------------------------------
 
-    def _mine(self, job_id: int) -> bool:
-        return self.job is not None and self.job.id == job_id
+    def _watch(self, answer: Answer) -> None:
+        self.job = self.last_job = answer
+        answer.started.connect(lambda: self.status.setText("Answering…"))
+        answer.chunk.connect(self._chunk)
+        answer.finished.connect(self._finished)
+        answer.failed.connect(self._failed)
 
-    def _started(self, job_id: int, _conversation_id: int) -> None:
-        if self._mine(job_id):
-            self.status.setText("Answering…")
-
-    def _chunk(self, job_id: int, text: str) -> None:
-        if self._mine(job_id):
-            self.answer += text
-            if not self._render_timer.isActive():
-                self._render_timer.start()
+    def _chunk(self, text: str) -> None:
+        self.answer += text
+        if not self._render_timer.isActive():
+            self._render_timer.start()
 
     def _render(self) -> None:
         self.view.setHtml(markdown_render.render(self.answer).html)
@@ -312,9 +302,7 @@ class QuickPrompt(QWidget):
         bar.setValue(bar.maximum())
         self.copy_btn.setEnabled(bool(self.answer))
 
-    def _finished(self, job_id: int, done: Done) -> None:
-        if not self._mine(job_id):
-            return
+    def _finished(self, done: Done) -> None:
         self.job = None
         self._render_timer.stop()
         self._render()
@@ -328,9 +316,7 @@ class QuickPrompt(QWidget):
             self.answer_saved.emit(self.conversation_id)
         self.answered.emit(self.answer)
 
-    def _failed(self, job_id: int, message: str) -> None:
-        if not self._mine(job_id):
-            return
+    def _failed(self, message: str) -> None:
         self.job = None
         self.status.setText(message)
         self.status.setToolTip(message)

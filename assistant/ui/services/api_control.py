@@ -13,7 +13,7 @@ from assistant.core.base.paths import Paths
 from assistant.core.config.settings import Settings
 from assistant.core.memory.service import MemoryService
 from assistant.ui.common.message import Messages
-from assistant.ui.services.engine_client import EngineThread
+from assistant.ui.services.engine_client import EngineClient
 from assistant.ui.services.live_settings import LiveSettings
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class WindowRunner:
     """The API server's way to the app's engine (see core.engine.runner.Runner)."""
 
-    def __init__(self, engine: EngineThread) -> None:
+    def __init__(self, engine: EngineClient) -> None:
         self._engine = engine
 
     def model_id(self) -> str | None:
@@ -33,7 +33,7 @@ class WindowRunner:
         return info.name if info else None
 
     def submit(self, task: Task, stream: ChunkStream) -> None:
-        # From the server's thread: a queued signal to the engine thread.
+        # From the server's thread, onto the engine's thread's queue.
         self._engine.run_task(task, stream)
 
 
@@ -41,7 +41,7 @@ class ApiControl(QObject):
     def __init__(
         self,
         paths: Paths,
-        engine: EngineThread,
+        engine: EngineClient,
         memory: MemoryService,
         live: LiveSettings,
         messages: Messages,

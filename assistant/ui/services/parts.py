@@ -9,7 +9,7 @@ from assistant.core.base.paths import Paths
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.service import MemoryService
 from assistant.ui.common.message import Messages
-from assistant.ui.services.engine_client import EngineThread
+from assistant.ui.services.engine_client import EngineClient
 from assistant.ui.services.live_settings import LiveSettings
 from assistant.ui.services.push_to_talk import PushToTalk
 
@@ -20,6 +20,6 @@ class AppServices:
     store: HistoryStore  # the GUI thread's connection (the engine thread has its own)
     messages: Messages  # anything said to the user: status line and banners
     live: LiveSettings  # the settings in use, saved and reloaded in one place
-    engine: EngineThread  # the one chat model, on its own thread
+    engine: EngineClient  # the one chat model, on its own thread
     memory: MemoryService  # memories and documents (its index belongs to the engine thread)
     ptt: PushToTalk  # the one microphone and speech model

@@ -19,7 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from assistant.core.base.cpu_threads import run_in_background
-from assistant.core.base.errors import AssistantError
+from assistant.core.base.errors import failure_text
 from assistant.core.config.settings import VoiceSettings
 
 log = logging.getLogger(__name__)
@@ -185,13 +185,9 @@ class PushToTalk(QObject):
             self.state.emit("recording")
             if not voice.keep_microphone_open:
                 self._close_after = True
-        except AssistantError as e:
-            self._stop_recording(recorder)
-            self._fail(str(e))
         except Exception as e:  # never let voice take the app down
-            log.exception("push-to-talk failed to start")
             self._stop_recording(recorder)
-            self._fail(f"Voice input failed: {type(e).__name__}: {e}.")
+            self._fail(failure_text(e, "Voice input failed", log))
         finally:
             self._ready.set()
 
@@ -243,8 +239,7 @@ class PushToTalk(QObject):
             self.state.emit("idle")
             self.final.emit(t.text, result.release_to_text_s, t.duration)
         except Exception as e:
-            log.exception("transcription failed")
-            self._fail(f"Transcription failed: {type(e).__name__}: {e}.")
+            self._fail(failure_text(e, "Transcription failed", log))
 
     def close(self) -> None:
         self._closed = True

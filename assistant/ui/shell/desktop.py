@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from assistant.core.config.settings import Settings
 from assistant.ui.quick.quick_prompt import QuickPrompt
 from assistant.ui.services.api_control import ApiControl
+from assistant.ui.services.engine_client import Answer
 from assistant.ui.services.parts import AppServices
 from assistant.ui.shell.global_hotkeys import GlobalHotkeys
 from assistant.ui.shell.single_instance import InstanceServer
@@ -53,10 +54,8 @@ class Desktop(QObject):
         self.quick.quit_app = self.quit
         self._live.changed.connect(lambda new, _old: self.apply_settings(new))
         services.ptt.state.connect(self._ptt_state)
-        worker = services.engine.worker
-        worker.started.connect(self._answering)
-        worker.finished.connect(self._answered)
-        worker.failed.connect(self._answered)
+        services.engine.answer_started.connect(self._answering)
+        services.engine.answer_ended.connect(self._answered)
         self.apply_settings(self._live.current)
 
     # -- settings ------------------------------------------------------------------
@@ -148,7 +147,7 @@ class Desktop(QObject):
             self.quick.listen(hold=False)
 
     def notification_clicked(self) -> None:
-        if self.quick.last_job_id and self.quick.conversation_id is not None:
+        if self.quick.last_job is not None and self.quick.conversation_id is not None:
             self.quick.reveal()
         else:
             self.show_window()
@@ -203,16 +202,16 @@ class Desktop(QObject):
             listening = state in ("listening", "loading", "recording")
             self.tray.set_state("listening" if listening else "idle")
 
-    def _answering(self, _job: int, _conversation: int) -> None:
+    def _answering(self, _answer: Answer) -> None:
         if self.tray is not None:
             self.tray.set_state("answering")
 
-    def _answered(self, job_id: int, _result: object) -> None:
+    def _answered(self, answer: Answer) -> None:
         if self.tray is None:
             return
         self.tray.set_state("idle")
         hidden = not self.window.isVisible() and not self.quick.isVisible()
-        quick_job = self.quick.last_job_id == job_id
+        quick_job = self.quick.last_job is answer
         if hidden and self._live.current.desktop.notify:
             text = self.quick.answer if quick_job else ""
             self.tray.notify("Answer ready", shorten(text, 200) or "An answer is ready.")
