@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, stored_answers
-from tests.voice_helpers import speak, wer
+from tests.helpers.voice import speak, wer
 
 BUNDLE = Path(os.environ.get("ASSISTANT_BUNDLE", ROOT / "dist" / "assistant"))
 EXE = BUNDLE / "assistant"

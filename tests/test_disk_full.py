@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-DRIVER = ROOT / "tests" / "disk_full_driver.py"
+DRIVER = ROOT / "tests" / "helpers" / "disk_full_driver.py"
 
 
 def _private_mounts() -> list[str]:

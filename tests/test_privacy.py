@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, free_port, stored_answers
-from tests.voice_helpers import play, speak
+from tests.helpers.voice import play, speak
 
 pytestmark = pytest.mark.skipif(
     shutil.which("strace") is None, reason="needs strace (make sysdeps)"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 
 import pytest
 from PySide6.QtCore import Qt
 
-from assistant.core.base.paths import get_paths
-from tests.voice_helpers import play, speak, wer
+from tests.helpers.voice import play, speak, wer
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -19,15 +17,8 @@ pytestmark = [
 
 
 @pytest.fixture
-def window(qtbot, assistant_home, sound_server):
-    from assistant.ui.app import create_window
-
-    get_paths().ensure().settings_file.write_text(json.dumps({"generation": {"max_tokens": 20}}))
-    w = create_window(None)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(make_window, sound_server):
+    return make_window(generation={"max_tokens": 20})
 
 
 def hold_and_speak(qtbot, w, wav, sound_server, press, release, repeat=None):

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.core.base.types import CancelToken
 from assistant.core.models.downloads import DownloadCancelled, DownloadError, download
-from tests.fake_hub import FakeHub
+from tests.helpers.fake_hub import FakeHub
 
 REPO, FILE = "org/tiny-GGUF", "tiny-q4.gguf"
 DATA = os.urandom(3 * 2**20 + 12345)

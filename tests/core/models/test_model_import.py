@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import run_cli
-from tests.gguf_factory import write_tiny_gguf
+from tests.helpers.gguf_factory import write_tiny_gguf
 
 
 def test_import_use_list_and_remove(starter_gguf, assistant_home):

@@ -3,29 +3,18 @@ saves it as a conversation, copies it, hides on Esc and hands over to the window
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from assistant.core.base.paths import get_paths
-
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture
-def window(qtbot, assistant_home):
-    from assistant.ui.app import create_window
-
-    get_paths().ensure().settings_file.write_text(
-        json.dumps({"generation": {"max_tokens": 24, "temperature": 0, "seed": 1}})
-    )
-    w = create_window(None)
-    qtbot.addWidget(w)
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(show=False, generation={"max_tokens": 24, "temperature": 0, "seed": 1})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ answers queue instead of mixing."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -28,30 +27,24 @@ def wait(qtbot, predicate, seconds: float, what: str) -> None:
 
 
 @pytest.fixture
-def app_with_api(qtbot, assistant_home, tmp_path):
+def app_with_api(make_window, tmp_path):
     from PySide6.QtWidgets import QApplication
 
-    from assistant.ui.app import create_desktop, create_window
+    from assistant.ui.app import create_desktop
     from assistant.ui.shell.single_instance import InstanceServer
 
     port = free_port()
-    get_paths().ensure().settings_file.write_text(
-        json.dumps(
-            {
-                "generation": {"max_tokens": 32, "temperature": 0, "seed": 1},
-                "api": {"enabled": True, "port": port},
-            }
-        )
+    w = make_window(
+        show=False,
+        generation={"max_tokens": 32, "temperature": 0, "seed": 1},
+        api={"enabled": True, "port": port},
     )
-    w = create_window(None)
-    qtbot.addWidget(w)
     server = InstanceServer(tmp_path / "instance.sock")
     assert server.claim() is None
     desktop = create_desktop(QApplication.instance(), w, server)
     yield w, desktop, port
     desktop.close()
     desktop.quick.close()
-    w.close()
 
 
 def test_the_app_serves_its_own_model_and_queues_with_the_window(qtbot, app_with_api):

@@ -43,29 +43,24 @@ def test_a_saved_microphone_that_is_gone_stays_selected(qtbot):
     assert dlg.mic.currentData() == "USB headset" and "not found now" in dlg.mic.currentText()
 
 
-def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, assistant_home):
+def test_a_running_window_picks_up_settings_changed_from_the_cli(qtbot, make_window):
     import time
 
-    from assistant.ui.app import create_window
     from tests.conftest import run_cli
 
-    w = create_window(None)
-    qtbot.addWidget(w)
-    try:
-        changed: list = []
-        w.live.changed.connect(lambda new, _old: changed.append(new))
-        r = run_cli("settings", "set", "voice.send_on_release", "true")
-        assert r.returncode == 0, r.stderr
-        deadline = time.time() + 10
-        while not w.settings.voice.send_on_release and time.time() < deadline:
-            qtbot.wait(50)
-        assert w.settings.voice.send_on_release and changed
-        # A broken file on disk: said once, the window keeps what it has.
-        w.services.paths.settings_file.write_text("{ not json")
-        qtbot.waitUntil(lambda: "not valid JSON" in w.statusBar().currentMessage(), timeout=10_000)
-        assert w.settings.voice.send_on_release
-    finally:
-        w.close()
+    w = make_window(show=False)
+    changed: list = []
+    w.live.changed.connect(lambda new, _old: changed.append(new))
+    r = run_cli("settings", "set", "voice.send_on_release", "true")
+    assert r.returncode == 0, r.stderr
+    deadline = time.time() + 10
+    while not w.settings.voice.send_on_release and time.time() < deadline:
+        qtbot.wait(50)
+    assert w.settings.voice.send_on_release and changed
+    # A broken file on disk: said once, the window keeps what it has.
+    w.services.paths.settings_file.write_text("{ not json")
+    qtbot.waitUntil(lambda: "not valid JSON" in w.statusBar().currentMessage(), timeout=10_000)
+    assert w.settings.voice.send_on_release
 
 
 def test_context_threads_and_template_can_be_saved_for_one_model(qtbot):
@@ -104,30 +99,23 @@ def test_context_threads_and_template_can_be_saved_for_one_model(qtbot):
 
 
 def test_a_running_window_reloads_when_its_models_own_settings_change(
-    qtbot, assistant_home, starter_gguf
+    qtbot, make_window, starter_gguf
 ):
-    from assistant.ui.app import create_window
     from tests.conftest import run_cli
 
-    w = create_window(None)
-    qtbot.addWidget(w)
-    try:
-        qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
-        assert w.model_info.n_ctx == 4096
-        loads: list[str] = []
-        w.engine.loading.connect(loads.append)
-        # Another model's values: no reload.
-        r = run_cli("models", "settings", "other.gguf", "--context", "1024")
-        assert r.returncode == 0, r.stderr
-        qtbot.waitUntil(lambda: "other.gguf" in w.settings.model.per_model, timeout=10_000)
-        qtbot.wait(1500)
-        assert not loads and w.model_info.n_ctx == 4096
-        # The loaded model's: it reloads with them.
-        r = run_cli("models", "settings", starter_gguf.name, "--context", "1024")
-        assert r.returncode == 0, r.stderr
-        qtbot.waitUntil(
-            lambda: w.model_info is not None and w.model_info.n_ctx == 1024, timeout=60_000
-        )
-        assert "1 thread" not in w.status_line.model_label.text()
-    finally:
-        w.close()
+    w = make_window(show=False)
+    qtbot.waitUntil(lambda: bool(w.model_info), timeout=60_000)
+    assert w.model_info.n_ctx == 4096
+    loads: list[str] = []
+    w.engine.loading.connect(loads.append)
+    # Another model's values: no reload.
+    r = run_cli("models", "settings", "other.gguf", "--context", "1024")
+    assert r.returncode == 0, r.stderr
+    qtbot.waitUntil(lambda: "other.gguf" in w.settings.model.per_model, timeout=10_000)
+    qtbot.wait(1500)
+    assert not loads and w.model_info.n_ctx == 4096
+    # The loaded model's: it reloads with them.
+    r = run_cli("models", "settings", starter_gguf.name, "--context", "1024")
+    assert r.returncode == 0, r.stderr
+    qtbot.waitUntil(lambda: w.model_info is not None and w.model_info.n_ctx == 1024, timeout=60_000)
+    assert "1 thread" not in w.status_line.model_label.text()

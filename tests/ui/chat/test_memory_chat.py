@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
-from assistant.core.base.paths import get_paths
 from assistant.core.memory.service import NOT_IN_DOCUMENTS
 from tests.test_documents import make_docs
 
@@ -18,17 +16,8 @@ WAIT_MS = 120_000  # the first answer also waits for the embedding model to load
 
 
 @pytest.fixture
-def window(qtbot, assistant_home):
-    from assistant.ui.app import create_window
-
-    paths = get_paths().ensure()
-    paths.settings_file.write_text(json.dumps({"generation": {"max_tokens": 30, "seed": 3}}))
-    w = create_window(None)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: bool(w.model_info), timeout=WAIT_MS)
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(wait_loaded=True, generation={"max_tokens": 30, "seed": 3})
 
 
 def send(qtbot, w, text: str) -> None:
@@ -139,24 +128,17 @@ def test_documents_only_answers_cite_or_decline(qtbot, window, tmp_path, monkeyp
     assert answer.text == NOT_IN_DOCUMENTS and not answer.sources.isVisibleTo(w)
 
 
-def test_unreachable_index_leaves_chat_working(qtbot, assistant_home):
+def test_unreachable_index_leaves_chat_working(qtbot, make_window):
     import socket
-
-    from assistant.ui.app import create_window
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    paths = get_paths().ensure()
-    settings = {
-        "generation": {"max_tokens": 20},
-        "memory": {"chroma_url": f"http://127.0.0.1:{port}"},
-    }
-    paths.settings_file.write_text(json.dumps(settings))
-    w = create_window(None)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: bool(w.model_info), timeout=WAIT_MS)
+    w = make_window(
+        wait_loaded=True,
+        generation={"max_tokens": 20},
+        memory={"chroma_url": f"http://127.0.0.1:{port}"},
+    )
     w.memory_actions.memories.remember("The user's dog is called Biscuit.")
     qtbot.waitUntil(lambda: "Chroma server" in w.banner.text(), timeout=WAIT_MS)
     send(qtbot, w, "What is my dog's name?")

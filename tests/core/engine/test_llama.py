@@ -8,7 +8,7 @@ from assistant.core.base.errors import ChatTemplateError, ContextOverflowError, 
 from assistant.core.base.types import CancelToken, ChatRequest, ContextNotice, Done, TextChunk, Turn
 from assistant.core.config.settings import DEFAULT_SYSTEM_PROMPT, GenerationSettings, ModelSettings
 from assistant.core.engine.llama import ChatEngine
-from tests.gguf_factory import write_tiny_gguf
+from tests.helpers.gguf_factory import write_tiny_gguf
 
 SYSTEM = DEFAULT_SYSTEM_PROMPT
 

@@ -138,7 +138,7 @@ def test_time_and_memory_exhaustion_is_stopped_within_budget():
 
 def test_models_import_refuses_a_hostile_template(tmp_path):
     from tests.conftest import run_cli
-    from tests.gguf_factory import write_tiny_gguf
+    from tests.helpers.gguf_factory import write_tiny_gguf
 
     bomb = tmp_path / "bomb.gguf"
     write_tiny_gguf(bomb, chat_template=EXHAUSTION["nested loops over strings"])

@@ -14,32 +14,7 @@ LOAD_MS = 60_000
 ANSWER_MS = 60_000
 
 
-def _settings(home, **generation) -> None:
-    paths = get_paths().ensure()
-    data = {"generation": {"max_tokens": 40, "seed": 11, **generation}}
-    paths.settings_file.write_text(json.dumps(data))
-
-
-@pytest.fixture
-def make_window(qtbot, assistant_home):
-    from assistant.ui.app import create_window
-
-    windows = []
-
-    def make(wait_loaded: bool = True, **generation):
-        if not get_paths().settings_file.exists():
-            _settings(assistant_home, **generation)
-        w = create_window(None)
-        qtbot.addWidget(w)
-        w.show()
-        windows.append(w)
-        if wait_loaded:
-            qtbot.waitUntil(lambda: bool(w.model_info), timeout=LOAD_MS)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
+GEN = {"max_tokens": 40, "seed": 11}  # short answers, the same each run
 
 
 def send(qtbot, w, text: str):
@@ -52,7 +27,7 @@ def send(qtbot, w, text: str):
 
 
 def test_send_streams_answer_into_the_view(qtbot, make_window):
-    w = make_window()
+    w = make_window(wait_loaded=True, generation=GEN)
     chunks = send(qtbot, w, "What is the capital of France?")
     assert len(chunks) > 1, "the answer should stream in pieces"
     user, answer = w.chat.messages()
@@ -79,7 +54,7 @@ def test_shift_enter_makes_a_new_line(qtbot, make_window):
 
 
 def test_stop_mid_stream_keeps_partial_answer(qtbot, make_window):
-    w = make_window(max_tokens=400)
+    w = make_window(wait_loaded=True, generation={**GEN, "max_tokens": 400})
     chunks: list[str] = []
     w.engine.answer_started.connect(lambda a: a.chunk.connect(chunks.append))
     qtbot.keyClicks(w.composer, "Tell me a very long story about a dragon.")
@@ -94,7 +69,7 @@ def test_stop_mid_stream_keeps_partial_answer(qtbot, make_window):
 
 
 def test_regenerate_and_branch_arrows(qtbot, make_window):
-    w = make_window()
+    w = make_window(wait_loaded=True, generation=GEN)
     send(qtbot, w, "Name a color.")
     first = w.chat.messages()[-1].text
     qtbot.mouseClick(w.regen_btn, Qt.MouseButton.LeftButton)
@@ -114,7 +89,7 @@ def test_regenerate_and_branch_arrows(qtbot, make_window):
 
 
 def test_edit_makes_a_branch_and_both_are_reachable(qtbot, make_window):
-    w = make_window()
+    w = make_window(wait_loaded=True, generation=GEN)
     send(qtbot, w, "Name a fruit.")
     user = w.chat.messages()[0]
     qtbot.mouseClick(user.edit_btn, Qt.MouseButton.LeftButton)
@@ -147,7 +122,7 @@ def test_search_finds_an_old_conversation(qtbot, make_window):
 
 
 def test_close_and_reopen_loses_nothing(qtbot, make_window):
-    w = make_window(max_tokens=400)
+    w = make_window(wait_loaded=True, generation={**GEN, "max_tokens": 400})
     send(qtbot, w, "Hello!")
     cid = w.conversation_id
     chunks: list[str] = []
@@ -185,7 +160,7 @@ def test_bad_model_shows_a_message_and_the_app_stays_usable(qtbot, make_window, 
 def test_corrupt_settings_fall_back_to_defaults_with_a_notice(qtbot, make_window):
     paths = get_paths().ensure()
     paths.settings_file.write_text('{"generation": {"temperature": "hot"}}')
-    w = make_window()
+    w = make_window(wait_loaded=True)
     assert w.banner.isVisibleTo(w)
     assert "generation.temperature" in w.banner.text()
 
@@ -209,7 +184,7 @@ def test_an_error_in_a_slot_is_shown_not_fatal(qtbot, make_window):
 
 
 def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path, starter_gguf):
-    w = make_window()
+    w = make_window(wait_loaded=True, generation=GEN)
     refused: list[str] = []
     w.engine.load_refused.connect(lambda text, _kept: refused.append(text))
     bad = tmp_path / "broken.gguf"
@@ -232,11 +207,9 @@ def test_a_bad_model_choice_keeps_the_working_model(qtbot, make_window, tmp_path
 
 
 def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):
-    paths = get_paths().ensure()
-    paths.settings_file.write_text(
-        json.dumps({"model": {"n_ctx": 512}, "generation": {"max_tokens": 16, "seed": 2}})
+    w = make_window(
+        wait_loaded=True, model={"n_ctx": 512}, generation={"max_tokens": 16, "seed": 2}
     )
-    w = make_window()
     notices: list[str] = []
     w.engine.answer_started.connect(lambda a: a.notice.connect(notices.append))
     for i in range(20):
@@ -255,7 +228,7 @@ def test_overflow_notice_and_length_cut_are_shown(qtbot, make_window):
 
 
 def test_typing_pause_reads_ahead_so_sending_is_quick(qtbot, make_window):
-    w = make_window()
+    w = make_window(wait_loaded=True, generation=GEN)
     send(qtbot, w, "Hello!")
     draft = "Please explain, in detail, how rivers carve canyons over millions of years."
     # A pause in typing starts a read-ahead of the conversation plus the draft.

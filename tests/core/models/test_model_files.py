@@ -9,7 +9,7 @@ import pytest
 from assistant.core.base.errors import ModelError
 from assistant.core.engine import gguf_file
 from assistant.core.engine.model_path import resolve_model_path
-from tests.gguf_factory import write_tiny_gguf
+from tests.helpers.gguf_factory import write_tiny_gguf
 
 
 def _one_line(err: ModelError) -> str:

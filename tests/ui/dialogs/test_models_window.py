@@ -3,13 +3,11 @@ for the hub with progress, use it, and chat with it; cancel keeps a partial file
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
-from assistant.core.base.paths import get_paths
-from tests.fake_hub import FakeHub
+from tests.helpers.fake_hub import FakeHub
 
 pytestmark = pytest.mark.timeout(300)
 ENTRY = "qwen2.5-0.5b-instruct-q4_k_m"
@@ -26,15 +24,8 @@ def hub(monkeypatch, starter_gguf):
 
 
 @pytest.fixture
-def window(qtbot, assistant_home):
-    from assistant.ui.app import create_window
-
-    get_paths().ensure().settings_file.write_text(json.dumps({"generation": {"max_tokens": 16}}))
-    w = create_window(None)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.close()
+def window(make_window):
+    return make_window(generation={"max_tokens": 16})
 
 
 def wait(qtbot, predicate, seconds: float, what: str) -> None:

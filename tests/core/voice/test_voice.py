@@ -15,7 +15,7 @@ from assistant.core.base.errors import AssistantError, ModelError
 from assistant.core.config.settings import VoiceSettings
 from assistant.core.voice.transcriber import Transcriber, read_audio
 from tests.conftest import ROOT, run_cli
-from tests.voice_helpers import play, speak, wer, words
+from tests.helpers.voice import play, speak, wer, words
 
 pytestmark = pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng missing")
 

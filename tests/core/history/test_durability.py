@@ -20,7 +20,7 @@ KILLS = 12
 
 def _run_and_kill(db, model, after: float) -> list[dict]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.durability_writer", str(db), str(model)],
+        [sys.executable, "-m", "tests.helpers.durability_writer", str(db), str(model)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
