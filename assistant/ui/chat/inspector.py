@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from assistant.core.base.errors import AssistantError
 from assistant.core.history.store import HistoryStore
@@ -30,6 +31,15 @@ class PromptInspector(QWidget):
         lay.addWidget(self.label)
         lay.addStretch(1)
         self.show_report(None)
+
+    def dock(self, window: QMainWindow) -> QDockWidget:
+        """This inspector in a dock on ``window``'s right, hidden until asked for."""
+        d = QDockWidget("Prompt inspector", window)
+        d.setObjectName("inspector")
+        d.setWidget(self)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
+        d.hide()
+        return d
 
     def show_report(
         self,

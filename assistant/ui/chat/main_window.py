@@ -8,13 +8,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QDockWidget,
-    QLabel,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -24,6 +20,7 @@ from assistant.core.base.types import Done, ModelInfo
 from assistant.core.config.settings import Settings
 from assistant.core.history.store import Message
 from assistant.ui.chat.composer import Composer
+from assistant.ui.chat.controls import Banner, ChatButtons, ReadAhead
 from assistant.ui.chat.edit_mode import EditMode
 from assistant.ui.chat.inspector import PromptInspector, left_out_texts
 from assistant.ui.chat.memory_actions import MemoryActions
@@ -40,8 +37,6 @@ from assistant.ui.services.engine_client import Answer
 from assistant.ui.services.parts import AppServices
 
 log = logging.getLogger(__name__)
-
-PREFILL_PAUSE_MS = 400  # a pause this long in typing starts reading the draft ahead
 
 
 class MainWindow(QMainWindow):
@@ -64,17 +59,13 @@ class MainWindow(QMainWindow):
         self.sidebar = Sidebar(store)
         self.chat = ChatView()
         self.transcript = Transcript(self.chat, store, self._widget)
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet("background:#fdecea; color:#611a15; padding:8px")
-        self.banner.hide()
+        self.banner = Banner(self.messages)
         self.composer = Composer()
         self.edit = EditMode(self.composer, self.chat, store)
-        self.send_btn = self._button("Send", "Send")
-        self.stop_btn = self._button("Stop", "Stop the answer (Esc)")
-        self.stop_btn.hide()
-        self.regen_btn = self._button("Regenerate", "Regenerate the last answer (Ctrl+R)")
-        self.persona_btn = self._button("Persona", "Edit this conversation's persona")
+        self.buttons = ChatButtons()
+        b = self.buttons
+        self.send_btn, self.stop_btn, self.regen_btn = b.send, b.stop, b.regenerate
+        self.persona_btn = b.persona
         self.voice = VoiceInput(self, self.composer, services)
 
         buttons = button_row(
@@ -102,11 +93,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(split)
 
         self.inspector = PromptInspector()
-        self.inspector_dock = QDockWidget("Prompt inspector", self)
-        self.inspector_dock.setObjectName("inspector")
-        self.inspector_dock.setWidget(self.inspector)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
-        self.inspector_dock.hide()
+        self.inspector_dock = self.inspector.dock(self)
 
         self.status_line = StatusLine(self.statusBar(), self.engine, self.messages)
         build_menus(self, self._menu_actions())
@@ -115,11 +102,7 @@ class MainWindow(QMainWindow):
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.deleted.connect(self._deleted)
         self.composer.submitted.connect(self.submit)
-        self._typing = QTimer(self)
-        self._typing.setSingleShot(True)
-        self._typing.setInterval(PREFILL_PAUSE_MS)
-        self._typing.timeout.connect(self._prefill)
-        self.composer.textChanged.connect(self._typing.start)
+        self.read_ahead = ReadAhead(self.composer, self.engine, self._read_ahead_in, self)
         self.send_btn.clicked.connect(lambda: self.submit(self.composer.toPlainText().strip()))
         self.stop_btn.clicked.connect(self.stop)
         self.regen_btn.clicked.connect(self.regenerate)
@@ -129,8 +112,6 @@ class MainWindow(QMainWindow):
         self.memory_actions.open_conversation_requested.connect(self.open_conversation)
         self.memory_actions.sources_ready.connect(self._sources)
         self.messages.status.connect(self.statusBar().showMessage)
-        self.messages.banner.connect(self._show_banner)
-        self.messages.banner_cleared.connect(lambda _kind: self.banner.hide())
 
         self.engine.loaded.connect(self._loaded)
         self.engine.load_failed.connect(self._load_failed)
@@ -177,12 +158,6 @@ class MainWindow(QMainWindow):
             fill_models_menu=sa.fill_models_menu,
         )
 
-    def _button(self, text: str, name: str) -> QPushButton:
-        b = QPushButton(text)
-        b.setAccessibleName(name)
-        b.setToolTip(name)
-        return b
-
     def focus_search(self) -> None:
         self.sidebar.search.setFocus()
         self.sidebar.search.selectAll()
@@ -212,10 +187,6 @@ class MainWindow(QMainWindow):
     def _sources(self, items: list) -> None:
         if self.streaming is not None:
             self.streaming.set_sources(items)
-
-    def _show_banner(self, text: str, _kind: str) -> None:
-        self.banner.setText(text)
-        self.banner.show()
 
     # -- conversations --------------------------------------------------------
 
@@ -317,17 +288,9 @@ class MainWindow(QMainWindow):
         self.chat.scroll_to_bottom()
         self._update_buttons()
 
-    def _prefill(self) -> None:
-        """A pause in typing: let the engine read the conversation and the draft so far."""
-        text = self.composer.toPlainText().strip()
-        if (
-            len(text) >= 8
-            and self.streaming is None
-            and not self.edit.active
-            and self.conversation_id is not None
-            and self.model_info
-        ):
-            self.engine.prefill(self.conversation_id, text)
+    def _read_ahead_in(self) -> int | None:
+        busy = self.streaming is not None or self.edit.active
+        return None if busy else self.conversation_id
 
     def regenerate(self) -> None:
         if self.streaming is not None or self.conversation_id is None:
@@ -421,17 +384,7 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        busy = self.streaming is not None
-        self.stop_btn.setVisible(busy)
-        self.send_btn.setVisible(not busy)
-        widgets = self.chat.messages()
-        can_regen = not busy and any(w.role == "user" for w in widgets)
-        self.regen_btn.setEnabled(can_regen)
-        for w in widgets:
-            w.edit_btn.setEnabled(not busy)
-            w.regen_btn.setVisible(False)
-        if widgets and widgets[-1].role == "assistant" and can_regen:
-            widgets[-1].regen_btn.setVisible(True)
+        self.buttons.update(self.streaming is not None, self.chat.messages())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Stop a running answer (what was shown is saved as stopped), end the engine thread."""

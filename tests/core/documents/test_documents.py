@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from chromadb.api.client import SharedSystemClient
-from fpdf import FPDF
 
 from assistant.core.base.paths import get_paths
 from assistant.core.base.types import Done, MemoryNotice, RecallNotice, TextChunk
@@ -21,34 +20,7 @@ from assistant.core.history.store import HistoryStore
 from assistant.core.memory.knowledge import Knowledge
 from assistant.core.memory.service import NOT_IN_DOCUMENTS, MemoryService
 from tests.conftest import run_cli
-
-KETTLE_PAGES = [
-    "Orion Kettle User Guide. Thank you for buying the Orion electric kettle. "
-    "Read these instructions before first use.",
-    "Descaling. Descale the kettle every four weeks. Fill it with equal parts white vinegar "
-    "and water, boil, and leave it for one hour. Rinse twice with clean water.",
-    "Warranty. The Orion kettle has a warranty of three years from the date of purchase. "
-    "Keep your receipt. The warranty does not cover damage from dropping the kettle.",
-]
-GARDEN = (
-    "# Garden notes\n\n## Tomatoes\n\nPlant tomatoes in late May, 60 cm apart. Water them at "
-    "the base every morning.\n\n## Roses\n\nPrune the roses in early March, just above an "
-    "outward-facing bud.\n"
-)
-
-
-def make_docs(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in KETTLE_PAGES:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    pdf.output(str(folder / "kettle-guide.pdf"))
-    (folder / "garden.md").write_text(GARDEN)
-    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really" * 20)
-    (folder / "photo.txt").write_bytes(b"\x00\x01\x02binary" * 50)
-    return folder
+from tests.helpers.documents import GARDEN, make_docs
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 
 from assistant.core.memory.service import NOT_IN_DOCUMENTS
-from tests.test_documents import make_docs
+from tests.helpers.documents import make_docs
 
 pytestmark = pytest.mark.timeout(400)
 WAIT_MS = 120_000  # the first answer also waits for the embedding model to load

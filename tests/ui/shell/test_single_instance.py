@@ -8,15 +8,14 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.helpers.app_process import answer_to, wait
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -54,38 +53,6 @@ def ping() -> dict | None:
     from assistant.ui.shell.single_instance import send
 
     return send(socket_path(), {"cmd": "ping"}, 500)
-
-
-def wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(
-                f"the app exited ({proc.returncode}): {proc.stderr.read()[-2000:]}"
-            )
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def answer_to(question: str, home: Path) -> str | None:
-    db = home / "data" / "history.sqlite3"
-    if not db.exists():
-        return None
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute(
-            "SELECT a.content FROM messages q JOIN messages a ON a.parent_id = q.id "
-            "WHERE q.content = ? AND a.role = 'assistant' AND a.status = 'complete'",
-            (question,),
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        con.close()
-    return rows[0][0] if rows else None
 
 
 def stop(proc: subprocess.Popen) -> None:

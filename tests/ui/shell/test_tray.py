@@ -17,8 +17,8 @@ import time
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers.app_process import answer_to, wait
 from tests.helpers.voice import play, speak, wer
-from tests.test_single_instance import answer_to, wait
 
 TOOLS = ("Xvfb", "xdotool", "trayer")
 pytestmark = [
