@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from assistant.core.base import starter
 from assistant.core.base.cpu_threads import ThreadGovernor
 from assistant.core.base.errors import AssistantError, ModelError
 from assistant.core.base.types import (
@@ -39,6 +38,7 @@ from assistant.core.engine.gpu_offload import load_offloaded
 from assistant.core.engine.llama_runtime import load_llama
 from assistant.core.engine.model_path import resolve_model_path
 from assistant.core.engine.protocol import Engine
+from assistant.core.engine.sampling import recommended_sampling
 from assistant.core.engine.stops import StopMatcher
 from assistant.core.templates import chat_template
 
@@ -383,22 +383,6 @@ class ChatEngine:
             chat_template=self.template.name,
             recommended=dict(self.recommended),
         )
-
-
-def recommended_sampling(info: gguf_file.GGUFInfo) -> dict[str, float]:
-    """Sampling the model's authors recommend: GGUF metadata, or the starter's model card."""
-    rec: dict[str, float] = {}
-    for key, name in (
-        ("general.sampling.temp", "temperature"),
-        ("general.sampling.top_p", "top_p"),
-    ):
-        value = info.metadata.get(key)
-        if isinstance(value, int | float):
-            rec[name] = float(value)
-    starter_path = starter.CHAT.path()
-    if not rec and starter_path is not None and info.path.resolve() == starter_path.resolve():
-        rec = dict(starter.CHAT.recommended)
-    return rec
 
 
 def open_engine(settings: ModelSettings, path: str | Path | None = None) -> Engine:

@@ -8,6 +8,7 @@ process-safe), the others guests.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import IO
@@ -16,6 +17,8 @@ import numpy as np
 
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.vector_cache import VectorCache
+
+log = logging.getLogger(__name__)
 
 # collection -> (key prefix, SQL giving (id, text[, conversation_id]) of what belongs in it)
 SOURCES: dict[str, tuple[str, str]] = {
@@ -66,3 +69,24 @@ def take_index_lock(data_dir: Path) -> tuple[bool, IO[str] | None]:
     except OSError:
         pass
     return True, f
+
+
+class IndexLost(Exception):
+    """The index answers, but without items it was given: its vectors are gone."""
+
+
+# Beside the index folder: an index was built here, so one that is gone was lost.
+BUILT_MARK = "index.built"
+
+
+def was_built(data_dir: Path) -> bool:
+    """Whether a local index was built here before (cached vectors alone do not say
+    so: a guest, such as `assistant ask`, writes them without any index)."""
+    return (data_dir / BUILT_MARK).exists()
+
+
+def mark_built(data_dir: Path) -> None:
+    try:
+        (data_dir / BUILT_MARK).touch()
+    except OSError:  # a read-only or full disk: the next open only says less
+        log.debug("could not mark the index as built", exc_info=True)

@@ -27,7 +27,14 @@ from assistant.core.base.paths import Paths
 from assistant.core.config.settings import MemorySettings
 from assistant.core.history.store import HistoryStore
 from assistant.core.memory.embedder import Embedder
-from assistant.core.memory.index_content import SOURCES, samples, take_index_lock
+from assistant.core.memory.index_content import (
+    SOURCES,
+    IndexLost,
+    mark_built,
+    samples,
+    take_index_lock,
+    was_built,
+)
 from assistant.core.memory.vector_cache import BATCH, EMBED_CHARS, VectorCache
 from assistant.core.memory.vector_index import (
     SELF_CHECK_K,
@@ -39,13 +46,7 @@ from assistant.core.memory.vector_index import (
 
 log = logging.getLogger(__name__)
 
-# Beside the index folder: an index was built here, so one that is gone was lost.
-BUILT_MARK = "index.built"
 T = TypeVar("T")
-
-
-class IndexLost(Exception):
-    """The index answers, but without items it was given: its vectors are gone."""
 
 
 class Knowledge:
@@ -126,12 +127,12 @@ class Knowledge:
                     return self
                 if self.index.rebuilt_reason:
                     self.notice = f"The memory index was rebuilt ({self.index.rebuilt_reason})."
-                elif not url and not existed and self._was_built():
+                elif not url and not existed and was_built(self.paths.data_dir):
                     self.notice = "The memory index was missing; it was rebuilt from the database."
                 self.sync(progress)
                 self._verify()
                 if not url:
-                    self._mark_built()
+                    mark_built(self.paths.data_dir)
             else:
                 self.guest = True
                 log.info(
@@ -226,17 +227,6 @@ class Knowledge:
         finally:
             self._lock.release()
         return True
-
-    def _was_built(self) -> bool:
-        """Whether a local index was built here before (cached vectors alone do not say
-        so: a guest, such as `assistant ask`, writes them without any index)."""
-        return (self.paths.data_dir / BUILT_MARK).exists()
-
-    def _mark_built(self) -> None:
-        try:
-            (self.paths.data_dir / BUILT_MARK).touch()
-        except OSError:  # a read-only or full disk: the next open only says less
-            log.debug("could not mark the index as built", exc_info=True)
 
     def _take_lock(self) -> bool:
         if self._lock_file is not None:

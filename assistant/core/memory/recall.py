@@ -10,11 +10,11 @@ first into a token budget and rendered as the request's ``context``.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.core.memory.keywords import keywords
 from assistant.core.memory.knowledge import Knowledge
 from assistant.core.memory.remember import about_the_user, to_second_person
 
@@ -211,106 +211,6 @@ def _discriminating(kn: Knowledge, kind: str, words: list[str]) -> str:
         if 0 < n <= COMMON_ROWS:
             keep.append(term)
     return " OR ".join(keep)
-
-
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "are",
-        "but",
-        "not",
-        "you",
-        "your",
-        "yours",
-        "all",
-        "any",
-        "can",
-        "had",
-        "her",
-        "was",
-        "one",
-        "our",
-        "out",
-        "has",
-        "have",
-        "him",
-        "his",
-        "how",
-        "its",
-        "may",
-        "who",
-        "what",
-        "when",
-        "where",
-        "which",
-        "why",
-        "will",
-        "with",
-        "would",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "their",
-        "them",
-        "they",
-        "then",
-        "than",
-        "from",
-        "into",
-        "about",
-        "does",
-        "did",
-        "doing",
-        "done",
-        "just",
-        "also",
-        "very",
-        "some",
-        "such",
-        "tell",
-        "know",
-        "me",
-        "my",
-        "mine",
-        "myself",
-        "i",
-        "i'm",
-        "is",
-        "it",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "a",
-        "an",
-        "be",
-        "do",
-        "so",
-        "if",
-        "or",
-        "as",
-        "by",
-        "please",
-        "could",
-        "should",
-        "shall",
-        "am",
-        "were",
-        "been",
-        "being",
-    ]
-)
-
-
-def keywords(text: str) -> list[str]:
-    """Words worth a keyword match: no stop words, no punctuation, 3+ letters."""
-    words = re.findall(r"[^\W_]{3,}", text.lower())
-    return list(dict.fromkeys(w for w in words if w not in _STOPWORDS))
 
 
 def _with_score(item: RecallItem, score: float) -> RecallItem:

@@ -10,19 +10,14 @@ import html
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
-from PySide6.QtCore import QEvent, QModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPalette, QShortcut
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -38,68 +33,11 @@ from assistant.ui.common.widgets import (
     make_button,
     note,
 )
+from assistant.ui.dialogs.memory_list import CONV_ROLE, ID_ROLE, memory_item, memory_list, saved_on
 
 log = logging.getLogger(__name__)
 
-ID_ROLE = Qt.ItemDataRole.UserRole
-META_ROLE = Qt.ItemDataRole.UserRole + 1  # the grey line under the text
-CONV_ROLE = Qt.ItemDataRole.UserRole + 2  # source conversation id, or None
-
 EMPTY_TEXT = "Nothing yet. Say “remember that …” in a chat, or Add one here."
-PAD = 6
-WRAP = Qt.TextFlag.TextWordWrap
-
-
-def _date(ts: float) -> str:
-    t = datetime.fromtimestamp(ts)
-    return f"{t.day} {t:%b %Y}"  # not %-d: Windows has no such directive
-
-
-class TwoLineDelegate(QStyledItemDelegate):
-    """An item's text, wrapped, with a smaller grey line (META_ROLE) under it."""
-
-    @staticmethod
-    def _meta_font(font: QFont) -> QFont:
-        small = QFont(font)
-        small.setPointSizeF(max(font.pointSizeF() * 0.9, 7.0))
-        return small
-
-    def _width(self, option: QStyleOptionViewItem) -> int:
-        view = self.parent()
-        width = view.viewport().width() if isinstance(view, QListWidget) else option.rect.width()
-        return max(width - 2 * PAD, 60)
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        width = self._width(option)
-        box = QRect(0, 0, width, 100_000)
-        height = QFontMetrics(option.font).boundingRect(box, WRAP, index.data() or "").height()
-        meta = index.data(META_ROLE)
-        if meta:
-            fm = QFontMetrics(self._meta_font(option.font))
-            height += 2 + fm.boundingRect(box, WRAP, meta).height()
-        return QSize(width, height + 2 * PAD)
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""  # the style draws background and selection; the text is ours
-        widget = opt.widget
-        if widget is not None:
-            widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-        rect = option.rect.adjusted(PAD, PAD, -PAD, -PAD)
-        painter.save()
-        painter.setPen(option.palette.color(role))
-        painter.setFont(option.font)
-        used = painter.boundingRect(rect, WRAP, index.data() or "")
-        painter.drawText(rect, WRAP, index.data() or "")
-        meta = index.data(META_ROLE)
-        if meta:
-            painter.setFont(self._meta_font(option.font))
-            painter.setPen(option.palette.color(role) if selected else QColor("#767676"))
-            painter.drawText(rect.adjusted(0, used.height() + 2, 0, 0), WRAP, meta)
-        painter.restore()
 
 
 class MemoryWindow(QDialog):
@@ -136,7 +74,7 @@ class MemoryWindow(QDialog):
         self.search.textChanged.connect(self.refresh)  # cheap: SQLite, no embedder
         self.search.textChanged.connect(self._meaning_timer.start)
 
-        self.list = self._list("memory_list", "Memories")
+        self.list = memory_list("memory_list", "Memories")
         self.list.itemDoubleClicked.connect(self._open_item)
         self.list.currentItemChanged.connect(self._selection_changed)
         # Widget shortcuts: the list alone would pass Enter on to the dialog.
@@ -179,7 +117,7 @@ class MemoryWindow(QDialog):
         self.forget_all_btn = b("Forget everything…", "Delete every memory", self.forget_everything)
         self.close_btn = b("Close", "Close", self.close)
 
-        self.suggested = self._list("memory_suggested", "Suggested memories")
+        self.suggested = memory_list("memory_suggested", "Suggested memories")
         self.suggested_box = QWidget()
         sug = QVBoxLayout(self.suggested_box)
         sug.setContentsMargins(0, 8, 0, 0)
@@ -209,16 +147,6 @@ class MemoryWindow(QDialog):
         shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
         shortcut.activated.connect(slot)
 
-    def _list(self, name: str, accessible: str) -> QListWidget:
-        w = QListWidget()
-        w.setObjectName(name)
-        w.setAccessibleName(accessible)
-        w.setItemDelegate(TwoLineDelegate(w))
-        w.setResizeMode(QListWidget.ResizeMode.Adjust)  # re-wrap the texts on resize
-        w.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
-        w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        return w
-
     # -- showing --------------------------------------------------------------
 
     def changeEvent(self, event: QEvent) -> None:
@@ -235,7 +163,7 @@ class MemoryWindow(QDialog):
         edited = {m.superseded_by for m in self.memories.list("superseded", limit=5000)}
         self.list.clear()
         for m in shown:
-            self.list.addItem(self._item(m, m.id in edited))
+            self.list.addItem(memory_item(m, m.id in edited))
             if m.id == keep:
                 self.list.setCurrentRow(self.list.count() - 1)
         if self.list.currentRow() < 0 and self.list.count():
@@ -249,7 +177,7 @@ class MemoryWindow(QDialog):
 
         self.suggested.clear()
         for m in self.memories.list("proposed"):
-            self.suggested.addItem(self._item(m, False, proposal=True))
+            self.suggested.addItem(memory_item(m, False, proposal=True))
         if self.suggested.count():
             self.suggested.setCurrentRow(0)
             rows = range(min(self.suggested.count(), 3))  # grow with the list, up to 3 rows
@@ -294,19 +222,6 @@ class MemoryWindow(QDialog):
         if self.search.text().strip() == query:
             self.refresh()
 
-    def _item(self, m: Memory, edited: bool, proposal: bool = False) -> QListWidgetItem:
-        parts = [f"{'suggested' if proposal else 'saved'} {_date(m.created_at)}"]
-        if edited:
-            parts.append("updated: see History")
-        if m.source_conversation_id is not None:
-            parts.append("from a conversation")
-        item = QListWidgetItem(m.text)
-        item.setData(ID_ROLE, m.id)
-        item.setData(META_ROLE, " · ".join(parts))
-        item.setData(CONV_ROLE, m.source_conversation_id)
-        item.setToolTip(m.text)
-        return item
-
     def current_id(self) -> int | None:
         item = self.list.currentItem()
         return None if item is None or self.list.isHidden() else item.data(ID_ROLE)
@@ -330,11 +245,11 @@ class MemoryWindow(QDialog):
             return
         versions = self.memories.history(mid)
         if len(versions) == 1:
-            text = f"No earlier versions (saved {_date(versions[0].created_at)})."
+            text = f"No earlier versions (saved {saved_on(versions[0].created_at)})."
         else:
             lines = [
                 f"• {'<b>now:</b> ' if i == 0 else ''}{html.escape(v.text)}"
-                f" <span style='color:#767676'>({_date(v.created_at)})</span>"
+                f" <span style='color:#767676'>({saved_on(v.created_at)})</span>"
                 for i, v in enumerate(versions)
             ]
             text = "<b>Versions, newest first</b><br>" + "<br>".join(lines)

@@ -327,9 +327,8 @@ def test_a_one_shot_question_recalls_without_opening_chromadb(tmp_path):
     script = (
         "import sys\n"
         "from assistant.cli import common\n"
-        "store = common.open_store()\n"
-        "svc = common.open_memory(store, common.settings(), recall_only=True)\n"
-        "found = svc.recall_for('Where does my sister live?', None)\n"
+        "session = common.open_session(common.settings(), recall_only=True)\n"
+        "found = session.memory.recall_for('Where does my sister live?', None)\n"
         "print([i.text for i in found.items], 'chromadb' in sys.modules)\n"
     )
     out = subprocess.run(

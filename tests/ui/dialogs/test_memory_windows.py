@@ -21,7 +21,8 @@ from assistant.core.memory.service import MemoryService
 from assistant.core.memory.store import MemoryStore
 from assistant.ui.dialogs import documents_window
 from assistant.ui.dialogs.documents_window import DocumentsWindow
-from assistant.ui.dialogs.memory_window import EMPTY_TEXT, META_ROLE, MemoryWindow
+from assistant.ui.dialogs.memory_list import META_ROLE
+from assistant.ui.dialogs.memory_window import EMPTY_TEXT, MemoryWindow
 
 pytestmark = pytest.mark.timeout(180)
 SCAN_MS = 60_000
