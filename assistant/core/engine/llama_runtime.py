@@ -27,12 +27,34 @@ _callback: Any = None  # keep a reference: ctypes must not free it
 _backends_ready = False
 
 
+class _KeepStreams:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr``, which points the
+    whole process's stdout and stderr (the file descriptors and ``sys.stdout``) at
+    /dev/null while a model loads: everything other threads print meanwhile was lost
+    (the CLI's messages, the app's start-up report). llama.cpp's own log comes through
+    our callback instead, so nothing needs silencing."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _KeepStreams:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
 def _install_log_callback() -> None:
     """Route llama.cpp's log to our logger instead of raw stderr lines."""
     global _callback
     if _callback is not None:
         return
     import llama_cpp
+    from llama_cpp import _internals
+    from llama_cpp import llama as llama_module
+
+    _internals.suppress_stdout_stderr = _KeepStreams  # type: ignore[misc,assignment]
+    llama_module.suppress_stdout_stderr = _KeepStreams  # type: ignore[misc,assignment]
 
     # ggml: 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous line. Its warnings
     # (e.g. a context longer than the model was trained for) are for the log file: what

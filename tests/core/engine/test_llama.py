@@ -274,3 +274,35 @@ def test_the_llama_build_leaves_out_the_crashing_amx_kernels():
 
     info = llama_cpp.llama_print_system_info().decode()
     assert "AMX_INT8 = 1" not in info, info
+
+
+def test_loading_a_model_leaves_what_other_threads_print_alone(starter_gguf):
+    """llama-cpp-python points the process's stdout and stderr at /dev/null while it
+    loads a model; what other threads print meanwhile (the CLI's messages, the app's
+    start-up report) must still arrive."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, time\n"
+        "from assistant.core.config.settings import ModelSettings\n"
+        "from assistant.core.engine.llama import ChatEngine\n"
+        "stop, n = threading.Event(), [0]\n"
+        "def talk():\n"
+        "    while not stop.is_set():\n"
+        "        n[0] += 1\n"
+        "        print('line', n[0], flush=True)\n"
+        "        time.sleep(0.002)\n"
+        "t = threading.Thread(target=talk)\n"
+        "t.start()\n"
+        f"engine = ChatEngine(ModelSettings(n_ctx=512, n_threads=1), {str(starter_gguf)!r})\n"
+        "stop.set()\n"
+        "t.join()\n"
+        "engine.close()\n"
+        "print('printed', n[0], flush=True)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    ).stdout.splitlines()
+    printed = int(out[-1].split()[1])
+    assert printed > 5 and len(out) - 1 == printed, f"{len(out) - 1} of {printed} lines arrived"
