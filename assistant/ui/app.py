@@ -31,7 +31,6 @@ def create_window(app):  # -> MainWindow
     from assistant.core.base.paths import get_paths
     from assistant.core.chat.session import open_session
     from assistant.core.config.settings import Settings, load_settings
-    from assistant.core.engine.runner import EngineRunner
     from assistant.core.history.store import HistoryStore
     from assistant.ui.chat.main_window import MainWindow
     from assistant.ui.common.message import Messages
@@ -54,7 +53,7 @@ def create_window(app):  # -> MainWindow
     # The chat session (its own history connection; memory works through it) is used
     # on the engine runner's thread, which loads the model there too.
     session = open_session(paths, settings)
-    engine = EngineClient(EngineRunner(), session, live)
+    engine = EngineClient(session, live)
     memory = session.memory
     ptt = PushToTalk(lambda: live.current.voice)
     ptt.open_microphone()  # now, not after the models: a first press keeps its words

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,8 +29,9 @@ from starlette.routing import Route
 from assistant.core.api import chat as api_chat
 from assistant.core.api.chat import ApiError, ChatCompletionRequest, EmbeddingsRequest
 from assistant.core.base.errors import AssistantError, ContextOverflowError, ModelError
-from assistant.core.base.types import Done, TextChunk
+from assistant.core.base.types import CancelToken, Done, TextChunk
 from assistant.core.config.settings import GenerationSettings
+from assistant.core.engine.protocol import Engine
 from assistant.core.engine.runner import ChunkStream, Runner
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ class ApiApp:
         task = api_chat.chat_task(req, self.defaults())
         cid = api_chat.new_id()
 
-        def recorded(engine: Any, cancel: Any) -> Any:  # on the engine's thread
+        def recorded(engine: Engine, cancel: CancelToken) -> Iterator[object]:  # engine thread
             for item in task(engine, cancel):
                 if isinstance(item, Done):
                     self.finished.append((cid, item))

@@ -152,17 +152,25 @@ class EngineRunner:
     """
 
     def __init__(self, name: str = "engine", start: bool = True) -> None:
+        self._name = name
         self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None]
         self._jobs = queue.SimpleQueue()
-        # A daemon: a model load cannot be interrupted, and must not keep a quitting
-        # app alive (what matters is already committed to SQLite).
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._started = False
+        self._ended = threading.Event()
         if start:
             self.start()
 
-    def start(self) -> None:
-        """Begin the work queued so far (``start=False``: queued before the thread runs)."""
-        self._thread.start()
+    def start(self, host: Callable[[Callable[[], None]], object] | None = None) -> None:
+        """Begin the work queued so far (``start=False``: queued before the thread runs).
+
+        The loop runs on a daemon thread of its own (a model load cannot be interrupted,
+        and must not keep a quitting process alive: what matters is committed to SQLite),
+        or on the thread that ``host`` starts for it (the window's adapter: a QThread)."""
+        self._started = True
+        if host is None:
+            threading.Thread(target=self._serve, name=self._name, daemon=True).start()
+        else:
+            host(self._serve)
 
     def call(self, work: Callable[[], T]) -> Future[T]:
         """Run ``work`` on the engine's thread after what is queued before it."""
@@ -172,26 +180,29 @@ class EngineRunner:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._started and not self._ended.is_set()
 
-    def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            work, done = job
-            if not done.set_running_or_notify_cancel():
-                continue
-            try:
-                done.set_result(work())
-            except BaseException as e:  # the caller's to read; the thread goes on
-                if not isinstance(e, AssistantError):
-                    log.debug("engine work failed", exc_info=True)
-                done.set_exception(e)
+    def _serve(self) -> None:
+        try:
+            while (job := self._jobs.get()) is not None:
+                work, done = job
+                if not done.set_running_or_notify_cancel():
+                    continue
+                try:
+                    done.set_result(work())
+                except BaseException as e:  # the caller's to read; the thread goes on
+                    if not isinstance(e, AssistantError):
+                        log.debug("engine work failed", exc_info=True)
+                    done.set_exception(e)
+        finally:
+            self._ended.set()
 
     def close(self, timeout: float = 30.0) -> bool:
         """End the thread after the queued work; False if still busy after ``timeout``."""
-        if self._thread.is_alive():
+        if self.alive:
             self._jobs.put(None)
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+            self._ended.wait(timeout)
+        return not self.alive
 
 
 class ServedEngine:

@@ -14,13 +14,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from assistant.core.base.cpu_threads import run_in_background
 from assistant.core.base.errors import failure_text
 from assistant.core.config.settings import VoiceSettings
+
+if TYPE_CHECKING:  # imported where used: their libraries load off the GUI thread
+    from assistant.core.voice.capture import Recorder
+    from assistant.core.voice.transcriber import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ class PushToTalk(QObject):
         except Exception as e:  # reported again, in full, when the user presses the key
             log.info("push-to-talk not preloaded: %s", e)
 
-    def _recorder_for(self, voice: VoiceSettings) -> Any:
+    def _recorder_for(self, voice: VoiceSettings) -> Recorder:
         from assistant.core.voice.capture import Recorder
 
         with self._mic_lock:
@@ -135,7 +139,7 @@ class PushToTalk(QObject):
                 self._recorder_settings = wanted
             return self._recorder
 
-    def _load_transcriber(self) -> Any:
+    def _load_transcriber(self) -> Transcriber:
         from assistant.core.voice.transcriber import Transcriber
 
         voice = self._settings()
@@ -191,7 +195,7 @@ class PushToTalk(QObject):
         finally:
             self._ready.set()
 
-    def _stop_recording(self, recorder: Any) -> None:
+    def _stop_recording(self, recorder: Recorder | None) -> None:
         if recorder is not None:
             try:
                 recorder.stop()
