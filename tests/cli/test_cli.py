@@ -120,6 +120,21 @@ def test_doctor_reports_ok():
     assert checks["chat model"] == "ok" and checks["history"] == "ok"
 
 
+def test_doctor_does_not_call_the_index_damaged_for_what_it_has_not_added_yet(tmp_path):
+    """A question asked with `assistant ask` is embedded into SQLite's vector cache; the
+    index adds it at its owner's next search. Until then it is pending, not lost."""
+    run_cli("memory", "add", "My dog is called Biscuit")
+    run_cli("memory", "search", "what is my dog called")  # builds the index
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "kettle.md").write_text("# Kettle\n\nDescale it every month.\n")
+    run_cli("docs", "add", str(tmp_path / "docs"))
+    r = run_cli("ask", "--docs", "How often should I descale the kettle?")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("doctor", "--json")
+    checks = {c["what"]: c for c in json.loads(r.stdout)}
+    assert checks["memory index"]["status"] == "ok", checks["memory index"]["detail"]
+
+
 def test_doctor_fails_when_the_configured_model_is_missing(tmp_path):
     run_cli("settings", "set", "model.path", str(tmp_path / "gone.gguf"))
     r = run_cli("doctor", "--json")
