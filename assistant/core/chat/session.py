@@ -41,13 +41,12 @@ class LoadResult:
 
 
 class ChatSession:
-    def __init__(self, store: HistoryStore, memory: MemoryService, settings: Settings) -> None:
+    def __init__(self, store: HistoryStore, memory: MemoryService) -> None:
         self.store = store
         self.memory = memory
-        self.settings = settings
         self.engine: Engine | None = None
         self.service: ChatService | None = None
-        self.load_error = ""  # why the last load failed, said to whoever asks meanwhile
+        self._load_error = ""  # why the last load failed, said to whoever asks meanwhile
         self._opened_with: Settings | None = None  # what the engine was opened with
         self._memory_started = False
 
@@ -58,7 +57,7 @@ class ChatSession:
         raises ModelError (the CLI's way: one clear line)."""
         self.close_model()
         self.engine = open_engine(settings.model, model_path)
-        self.settings = self._opened_with = settings
+        self._opened_with = settings
         self.service = ChatService(self.store, self.engine, settings, self.memory)
         return self.engine
 
@@ -75,11 +74,11 @@ class ChatSession:
                 return self._refused(str(e), previous)
         error = self._try_open(settings, model_path)
         if error is None:
-            self.load_error = ""
+            self._load_error = ""
             return LoadResult(self._describe())
         if previous is not None and self._try_open(previous, None) is None:
             return self._refused(error, previous)
-        self.load_error = error
+        self._load_error = error
         return LoadResult(None, error=error)
 
     def _try_open(self, settings: Settings, model_path: str | None) -> str | None:
@@ -91,7 +90,7 @@ class ChatSession:
 
     def _refused(self, reason: str, kept: Settings) -> LoadResult:
         log.info("model change refused: %s", reason)
-        self.load_error = ""
+        self._load_error = ""
         return LoadResult(self._describe(), refused=reason, kept=kept.model)
 
     def _describe(self) -> ModelInfo:
@@ -101,7 +100,7 @@ class ChatSession:
     def ready_service(self) -> ChatService:
         """The chat service, or the reason there is none (raised)."""
         if self.service is None:
-            raise AssistantError(self.load_error or "The model is not loaded yet.")
+            raise AssistantError(self._load_error or "The model is not loaded yet.")
         return self.service
 
     def prefill(self, conversation_id: int, draft: str, cancel: CancelToken) -> int:
@@ -124,7 +123,6 @@ class ChatSession:
     # -- settings and memory --------------------------------------------------------
 
     def update_settings(self, settings: Settings) -> None:
-        self.settings = settings
         if self.service is not None:
             self.service.settings = settings
         self.memory.use_settings(settings.memory)
@@ -196,4 +194,4 @@ def open_session(
     store = HistoryStore(paths.history_db, paths.backups_dir)
     memory = MemoryService(store, paths, settings.memory, recall_only=recall_only)
     memory.on_notice = on_notice
-    return ChatSession(store, memory, settings)
+    return ChatSession(store, memory)
